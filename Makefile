@@ -1,0 +1,116 @@
+# nbdkit-multicopy: build, check, bench, demo, install.
+#
+#   make          build the plugin, the filter and their man pages
+#   make check    install what is missing, build, run every test
+#   make demo     install what is missing, build, run the demo copy
+#   make bench    install what is missing, build, run the benchmarks
+#   make install  install into nbdkit's plugin and filter directories
+
+VERSION    = 0.1.0
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS    ?= -O2 -g
+PREFIX    ?= /usr/local
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+
+# Deferred (=), so that make check can install the -dev packages first.
+NBDKIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags nbdkit)
+LIBNBD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libnbd)
+LIBNBD_LIBS   = $(shell $(PKG_CONFIG) --libs libnbd)
+PLUGINDIR     = $(shell $(PKG_CONFIG) --variable=plugindir nbdkit)
+FILTERDIR     = $(shell $(PKG_CONFIG) --variable=filterdir nbdkit)
+
+# nbdkit callbacks have fixed signatures, so unused parameters are normal.
+WARNINGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
+ALL_CFLAGS = $(CFLAGS) $(WARNINGS) -std=gnu11 -pthread -fPIC \
+             -fvisibility=hidden -MMD -MP -Icommon \
+             -DPACKAGE_VERSION='"$(VERSION)"' \
+             $(NBDKIT_CFLAGS) $(LIBNBD_CFLAGS)
+
+PLUGIN  = plugin/nbdkit-multicopy-plugin.so
+FILTER  = filter/nbdkit-multicopy-filter.so
+MANS    = nbdkit-multicopy-plugin.1 docs/nbdkit-multicopy-filter.1
+
+COMMON_OBJS = common/stripe.o common/params.o
+PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
+FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
+
+TEST_PROGS  = tests/test-stripe tests/mc-stress
+FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so
+
+.PHONY: all deps check check-build demo bench install uninstall clean
+
+all: build-deps $(PLUGIN) $(FILTER) $(MANS)
+
+# A plain build installs nothing, but says what is missing.
+.PHONY: build-deps
+build-deps:
+	@$(PKG_CONFIG) --exists nbdkit libnbd 2>/dev/null || { \
+	  echo "nbdkit-plugin-dev or libnbd-dev is missing:" \
+	       "run 'make deps' (as root) or 'make check'" >&2; exit 1; }
+
+deps:
+	@build-aux/install-deps.sh check
+
+%.o: %.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(PLUGIN): $(PLUGIN_OBJS) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) -pthread -shared -o $@ $^ $(LIBNBD_LIBS) -lm
+
+$(FILTER): $(FILTER_OBJS) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) -pthread -shared -o $@ $^
+
+nbdkit-multicopy-plugin.1: nbdkit-multicopy.pod
+	pod2man --section=1 --center=nbdkit-multicopy --release=$(VERSION) \
+	  --name=NBDKIT-MULTICOPY-PLUGIN $< > $@
+
+docs/nbdkit-multicopy-filter.1: docs/nbdkit-multicopy-filter.pod
+	pod2man --section=1 --center=nbdkit-multicopy --release=$(VERSION) \
+	  --name=NBDKIT-MULTICOPY-FILTER $< > $@
+
+# Test programs and the upstream fixture.
+tests/test-stripe: tests/test-stripe.c common/stripe.o
+	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $^
+
+tests/mc-stress: tests/mc-stress.c
+	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -pthread $(LIBNBD_CFLAGS) \
+	  -o $@ $< $(LIBNBD_LIBS)
+
+tests/fixtures/nbdkit-wbcache-plugin.so: tests/fixtures/wbcache.c
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
+
+check-build: all $(TEST_PROGS) $(FIXTURES)
+
+check: deps
+	@$(MAKE) --no-print-directory check-build
+	@tests/run-tests.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/demo.sh
+
+bench:
+	@build-aux/install-deps.sh bench
+	@$(MAKE) --no-print-directory check-build
+	@tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(FILTERDIR) \
+	  $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/
+	install -m 0755 $(FILTER) $(DESTDIR)$(FILTERDIR)/
+	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(PLUGINDIR)/$(notdir $(PLUGIN)) \
+	  $(DESTDIR)$(FILTERDIR)/$(notdir $(FILTER)) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANS)))
+
+clean:
+	rm -f common/*.o plugin/*.o filter/*.o */*.d tests/fixtures/*.d \
+	  $(PLUGIN) $(FILTER) $(MANS) $(TEST_PROGS) $(FIXTURES)
+	rm -rf tests/logs
+
+-include $(wildcard common/*.d plugin/*.d filter/*.d tests/fixtures/*.d)

@@ -1,0 +1,37 @@
+/* nbdkit-multicopy: the parameters that plugin and filter share,
+ * connections= and segment-size=, with one set of defaults, limits
+ * and error messages.
+ */
+
+#ifndef MULTICOPY_PARAMS_H
+#define MULTICOPY_PARAMS_H
+
+#include <stdint.h>
+
+#define MULTICOPY_CONNECTIONS_DEFAULT 4
+#define MULTICOPY_CONNECTIONS_MAX     64
+
+/* The default stripe comes from make bench (docs/benchmarks.md). */
+#define MULTICOPY_SEGMENT_SIZE_DEFAULT (UINT64_C (4) << 20)
+#define MULTICOPY_SEGMENT_SIZE_MIN     UINT64_C (512)
+#define MULTICOPY_SEGMENT_SIZE_MAX     (UINT64_C (1) << 30)
+
+#define MULTICOPY_PARAMS_HELP \
+  "connections=<N>      Upstream connections, 1..64 (default 4).\n" \
+  "segment-size=<SIZE>  Stripe size, a power of 2 (default 4M)."
+
+/* Each returns 0, or -1 after an nbdkit_error that names the key. */
+extern int multicopy_parse_connections (const char *value,
+                                        unsigned *connections);
+extern int multicopy_parse_segment_size (const char *value,
+                                         uint64_t *segment_size);
+
+/* Stripe boundaries split requests, so they must fall on the
+ * upstream's block boundaries: segment-size must be a multiple of
+ * the minimum block size.  A stripe smaller than the preferred block
+ * size only costs speed, so that gets a debug message.
+ */
+extern int multicopy_check_block_size (uint64_t segment_size,
+                                       uint32_t minimum, uint32_t preferred);
+
+#endif /* MULTICOPY_PARAMS_H */

@@ -1,0 +1,57 @@
+/* nbdkit-multicopy plugin: a client request waiting for its pieces.
+ *
+ * A request lives on the stack of the nbdkit worker thread that serves
+ * it.  Every piece it issues holds one reference; the issuer holds one
+ * more until it has issued them all, so that early completions cannot
+ * wake it too soon.  The last reference dropped by a completion posts
+ * the semaphore.  No allocation per request or per piece.
+ */
+
+#ifndef MULTICOPY_COMPLETION_H
+#define MULTICOPY_COMPLETION_H
+
+#include <semaphore.h>
+#include <stdatomic.h>
+
+#include <libnbd.h>
+
+struct request {
+  atomic_uint pending;          /* pieces in flight + the issuer's hold */
+  atomic_int err;               /* first error seen, 0 if none */
+  sem_t done;
+};
+
+extern void request_init (struct request *r);
+
+/* Before issuing a piece. */
+static inline void
+request_hold (struct request *r)
+{
+  atomic_fetch_add_explicit (&r->pending, 1, memory_order_relaxed);
+}
+
+/* A piece finished (err 0) or failed (err an errno). */
+extern void request_release (struct request *r, int err);
+
+/* The libnbd completion callback; user_data is the request. */
+extern int request_completed (void *user_data, int *error);
+
+static inline nbd_completion_callback
+request_callback (struct request *r)
+{
+  return (nbd_completion_callback) {
+    .callback = request_completed, .user_data = r,
+  };
+}
+
+/* Drop the issuer's hold and wait for every piece.  Returns 0, or -1
+ * with nbdkit_set_error called with the first error.
+ */
+extern int request_wait (struct request *r);
+
+/* The errno a client should see for an upstream error: losing the
+ * connection is an I/O error, anything the server said passes through.
+ */
+extern int upstream_errno (int err);
+
+#endif /* MULTICOPY_COMPLETION_H */

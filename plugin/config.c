@@ -1,0 +1,175 @@
+/* nbdkit-multicopy plugin: parsing and checking the parameters. */
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libnbd.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "config.h"
+#include "params.h"
+
+struct upstream_config config = {
+  .tls = -1,
+  .tls_verify = -1,
+  .connections = MULTICOPY_CONNECTIONS_DEFAULT,
+  .segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT,
+  .connect_timeout_ms = MULTICOPY_CONNECT_TIMEOUT_DEFAULT_MS,
+};
+
+static int
+parse_tls (const char *value)
+{
+  int r;
+
+  if (strcasecmp (value, "require") == 0 ||
+      strcasecmp (value, "required") == 0 ||
+      strcasecmp (value, "force") == 0)
+    return LIBNBD_TLS_REQUIRE;
+  r = nbdkit_parse_bool (value);
+  if (r == -1) {
+    nbdkit_error ("tls=%s: expecting off, on or require", value);
+    return -1;
+  }
+  return r ? LIBNBD_TLS_ALLOW : LIBNBD_TLS_DISABLE;
+}
+
+/* Seconds, possibly fractional: "10", "0.5". */
+static int
+parse_timeout (const char *value, unsigned *ms)
+{
+  char *end;
+  double s;
+
+  errno = 0;
+  s = strtod (value, &end);
+  if (errno || end == value || *end != '\0' || !isfinite (s) ||
+      s <= 0 || s > 3600) {
+    nbdkit_error ("connect-timeout=%s: expecting seconds, "
+                  "more than 0 and at most 3600", value);
+    return -1;
+  }
+  *ms = (unsigned) (s * 1000 + 0.5);
+  if (*ms == 0)
+    *ms = 1;
+  return 0;
+}
+
+static int
+absolute_path (const char *key, const char *value, char **path)
+{
+  free (*path);
+  *path = nbdkit_absolute_path (value);
+  if (*path == NULL) {
+    nbdkit_error ("%s=%s: cannot make the path absolute", key, value);
+    return -1;
+  }
+  return 0;
+}
+
+int
+config_key (const char *key, const char *value)
+{
+  int r;
+
+  if (strcmp (key, "uri") == 0)
+    config.uri = value;
+  else if (strcmp (key, "socket") == 0)
+    return absolute_path (key, value, &config.socket);
+  else if (strcmp (key, "hostname") == 0)
+    config.hostname = value;
+  else if (strcmp (key, "port") == 0)
+    config.port = value;
+  else if (strcmp (key, "export") == 0)
+    config.export = value;
+  else if (strcmp (key, "connections") == 0)
+    return multicopy_parse_connections (value, &config.connections);
+  else if (strcmp (key, "segment-size") == 0)
+    return multicopy_parse_segment_size (value, &config.segment_size);
+  else if (strcmp (key, "connect-timeout") == 0)
+    return parse_timeout (value, &config.connect_timeout_ms);
+  else if (strcmp (key, "tls") == 0) {
+    if ((r = parse_tls (value)) == -1)
+      return -1;
+    config.tls = r;
+  }
+  else if (strcmp (key, "tls-certificates") == 0)
+    return absolute_path (key, value, &config.tls_certificates);
+  else if (strcmp (key, "tls-verify") == 0) {
+    if ((r = nbdkit_parse_bool (value)) == -1) {
+      nbdkit_error ("tls-verify=%s: expecting a boolean", value);
+      return -1;
+    }
+    config.tls_verify = r;
+  }
+  else if (strcmp (key, "tls-username") == 0)
+    config.tls_username = value;
+  else if (strcmp (key, "tls-psk") == 0)
+    return absolute_path (key, value, &config.tls_psk);
+  else {
+    nbdkit_error ("unknown parameter '%s' (see nbdkit multicopy --help)",
+                  key);
+    return -1;
+  }
+  return 0;
+}
+
+int
+config_finish (void)
+{
+  struct nbd_handle *nbd;
+  int transports = !!config.uri + !!config.socket + !!config.hostname;
+  bool any_tls_key = config.tls_certificates || config.tls_verify != -1 ||
+    config.tls_username || config.tls_psk;
+  bool uri_ok, tls_ok;
+
+  if (transports != 1) {
+    nbdkit_error ("exactly one of uri=, socket= or hostname= must be given");
+    return -1;
+  }
+  if (config.port && !config.hostname) {
+    nbdkit_error ("port= needs hostname=");
+    return -1;
+  }
+  if (config.export && config.uri) {
+    nbdkit_error ("export= cannot be used with uri=: "
+                  "put the export name in the URI");
+    return -1;
+  }
+  if (config.tls == -1)
+    config.tls = any_tls_key ? LIBNBD_TLS_ALLOW : LIBNBD_TLS_DISABLE;
+
+  /* Ask libnbd once what it was built with. */
+  nbd = nbd_create ();
+  if (nbd == NULL) {
+    nbdkit_error ("%s", nbd_get_error ());
+    return -1;
+  }
+  uri_ok = nbd_supports_uri (nbd) == 1;
+  tls_ok = nbd_supports_tls (nbd) == 1;
+  nbd_close (nbd);
+
+  if (config.uri && !uri_ok) {
+    nbdkit_error ("uri=: this libnbd was built without URI support");
+    return -1;
+  }
+  if (config.tls != LIBNBD_TLS_DISABLE && !tls_ok) {
+    nbdkit_error ("tls=: this libnbd was built without TLS support");
+    return -1;
+  }
+  return 0;
+}
+
+void
+config_free (void)
+{
+  free (config.socket);
+  free (config.tls_certificates);
+  free (config.tls_psk);
+}

@@ -1,0 +1,52 @@
+/* nbdkit-multicopy plugin: the parameters that say where the upstream
+ * is and how to reach it.
+ */
+
+#ifndef MULTICOPY_CONFIG_H
+#define MULTICOPY_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct upstream_config {
+  /* Exactly one transport. */
+  const char *uri;
+  char *socket;
+  const char *hostname;
+  const char *port;
+
+  const char *export;           /* NULL: "" (or the uri's export) */
+
+  int tls;                      /* -1 unset, else LIBNBD_TLS_* */
+  char *tls_certificates;
+  int tls_verify;               /* -1 unset, else bool */
+  const char *tls_username;
+  char *tls_psk;
+
+  unsigned connections;
+  uint64_t segment_size;
+  unsigned connect_timeout_ms;
+};
+
+extern struct upstream_config config;
+
+#define MULTICOPY_CONNECT_TIMEOUT_DEFAULT_MS 10000
+
+extern int config_key (const char *key, const char *value);
+extern int config_finish (void);
+extern void config_free (void);
+
+#define config_help_text \
+  "[uri=]<URI>          Upstream NBD URI (nbd://, nbd+unix://, nbds://...).\n" \
+  "socket=<PATH>        Upstream Unix socket, instead of uri.\n" \
+  "hostname=<HOST>      Upstream TCP host, instead of uri.\n" \
+  "port=<PORT>          TCP port with hostname (default 10809).\n" \
+  "export=<NAME>        Export name with socket or hostname (default \"\").\n" \
+  "connect-timeout=<S>  Seconds to wait for each handshake (default 10).\n" \
+  "tls=off|on|require   TLS toward the upstream.\n" \
+  "tls-certificates=<DIR>  Directory of x509 certificates.\n" \
+  "tls-verify=<BOOL>    Verify the upstream's certificate (default true).\n" \
+  "tls-username=<NAME>  Username for TLS.\n" \
+  "tls-psk=<FILE>       File of TLS pre-shared keys.\n"
+
+#endif /* MULTICOPY_CONFIG_H */

@@ -1,0 +1,32 @@
+/* nbdkit-multicopy plugin: sending client requests to the owners of
+ * their stripes, and flushing.
+ */
+
+#ifndef MULTICOPY_ROUTE_H
+#define MULTICOPY_ROUTE_H
+
+#include <stdint.h>
+
+struct nbdkit_extents;
+
+enum route_op { ROUTE_READ, ROUTE_WRITE, ROUTE_ZERO, ROUTE_TRIM, ROUTE_CACHE };
+
+/* route.c: split at stripe boundaries and size limits, issue every
+ * piece on its owner with the same libnbd flags, wait for all.
+ * buf is NULL for commands without payload.
+ */
+extern int route_request (enum route_op op, void *buf, uint32_t count,
+                          uint64_t offset, uint32_t lflags);
+
+/* route.c: block status from the owner of offset, clipped at the end of
+ * its stripe: past it another connection owns the data.
+ */
+extern int route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
+                          struct nbdkit_extents *extents);
+
+/* flush.c: flush every upstream connection that may hold writes a
+ * client has seen acknowledged, in parallel.
+ */
+extern int flush_dirty (void);
+
+#endif /* MULTICOPY_ROUTE_H */
