@@ -16,9 +16,8 @@ multicopy_parse_connections (const char *value, unsigned *connections)
 {
   unsigned n;
 
-  if (nbdkit_parse_unsigned ("connections", value, &n) == -1)
-    return -1;
-  if (n < 1 || n > MULTICOPY_CONNECTIONS_MAX) {
+  if (nbdkit_parse_unsigned ("connections", value, &n) == -1 ||
+      n < 1 || n > MULTICOPY_CONNECTIONS_MAX) {
     nbdkit_error ("connections=%s: must be between 1 and %d",
                   value, MULTICOPY_CONNECTIONS_MAX);
     return -1;

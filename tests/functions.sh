@@ -1,0 +1,151 @@
+# Sourced by every end-to-end test.  Servers run in the background
+# with their logs in $tmp; everything started is stopped on exit.
+#
+# A test exits 0 when it passed, 77 when it was skipped (saying why),
+# anything else when it failed.
+
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# nbdsh runs the python3 first in PATH, and only Debian's has libnbd.
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
+export LC_ALL=C
+
+plugin=$top/plugin/nbdkit-multicopy-plugin.so
+filter=$top/filter/nbdkit-multicopy-filter.so
+wbcache=$top/tests/fixtures/nbdkit-wbcache-plugin.so
+
+tmp=$(mktemp -d /tmp/mc-test.XXXXXX)
+declare -A server_pid=()
+server_order=()
+
+_cleanup ()
+{
+  local rc=$? i
+  # Newest first: nbdkit waits for its clients (a proxy) to go away.
+  for (( i = ${#server_order[@]} - 1; i >= 0; i-- )); do
+    stop_server "${server_order[i]}" 2>/dev/null || true
+  done
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+    for f in "$tmp"/*.log; do
+      [ -f "$f" ] || continue
+      echo "---- $(basename "$f") (last 25 lines)"
+      tail -n 25 "$f"
+    done
+  fi
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+  exit $rc
+}
+trap _cleanup EXIT; [ -n "${KEEP_TMP:-}" ] && echo "tmp=$tmp"
+
+skip () { echo "SKIP: $*"; exit 77; }
+fail () { echo "FAIL: $*" >&2; exit 1; }
+requires () { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
+
+sock () { echo "$tmp/$1.sock"; }
+uri () { echo "nbd+unix:///${2:-}?socket=$tmp/$1.sock"; }
+
+# start_server NAME READY CMD...: run CMD in the background (log in
+# $tmp/NAME.log) and wait until the file READY (its socket or pid file)
+# exists, or fail if it dies first.
+start_server ()
+{
+  local name=$1 ready=$2 i
+  shift 2
+  rm -f "$ready"
+  "$@" >"$tmp/$name.log" 2>&1 &
+  server_pid[$name]=$!
+  server_order+=("$name")
+  for i in $(seq 300); do
+    [ -e "$ready" ] && return 0
+    if ! kill -0 "${server_pid[$name]}" 2>/dev/null; then
+      wait "${server_pid[$name]}" || true
+      unset "server_pid[$name]"
+      cat "$tmp/$name.log" >&2
+      fail "$name exited before it was ready"
+    fi
+    sleep 0.1
+  done
+  fail "$name: not ready after 30s"
+}
+
+# track_pid NAME PID: stop PID on exit like a server we started.
+track_pid () { server_pid[$1]=$2; server_order+=("$1"); }
+
+# stop_server NAME: SIGTERM, wait up to 30s, then SIGKILL (a failure:
+# the server hung on exit).
+stop_server ()
+{
+  local name=$1 pid=${server_pid[$1]:-} i
+  [ -n "$pid" ] || return 0
+  unset "server_pid[$name]"
+  kill "$pid" 2>/dev/null || return 0
+  for i in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  fail "$name did not exit within 30s of SIGTERM"
+}
+
+# start_nbdkit NAME ARGS...: nbdkit in the foreground on $tmp/NAME.sock.
+start_nbdkit ()
+{
+  local name=$1
+  shift
+  start_server "$name" "$(sock "$name")" \
+    nbdkit -f -v -U "$(sock "$name")" "$@"
+}
+
+# start_multicopy NAME UPSTREAM-NAME PARAMS...: the plugin in front of
+# the upstream server NAME.
+start_multicopy ()
+{
+  local name=$1 up=$2
+  shift 2
+  start_nbdkit "$name" "$plugin" "$(uri "$up")" "$@"
+}
+
+# start_qemu_nbd NAME ARGS...: qemu-nbd on $tmp/NAME.sock.
+start_qemu_nbd ()
+{
+  local name=$1
+  shift
+  start_server "$name" "$(sock "$name")" \
+    qemu-nbd -t -k "$(sock "$name")" "$@"
+}
+
+# make_source FILE SIZE-MiB: a qcow2 about 60% random data, 40% holes,
+# with data runs that start and end off the MiB grid.
+make_source ()
+{
+  local file=$1 mib=$2
+  python3 - "$file.raw" "$mib" <<'EOF'
+import os, random, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+random.seed(mib)
+with open(path, "wb") as f:
+    f.truncate(mib << 20)
+    for i in range(mib):
+        if i % 5 in (1, 3):
+            continue                    # a hole
+        start = (i << 20) + (random.randrange(0, 64) << 12 if i % 7 == 0 else 0)
+        end = (i + 1) << 20
+        f.seek(start)
+        f.write(os.urandom(end - start))
+EOF
+  qemu-img convert -q -f raw -O qcow2 "$file.raw" "$file"
+  rm -f "$file.raw"
+}
+
+# sha256 of an NBD export's whole content.
+nbd_sha256 ()
+{
+  nbdcopy "$1" - | sha256sum | cut -d' ' -f1
+}
+
+# Count of log-filter lines of one kind per upstream connection.
+log_count_by_connection ()
+{
+  grep -oE "connection=[0-9]+ $2 " "$1" | sort | uniq -c || true
+}
