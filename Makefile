@@ -36,7 +36,7 @@ COMMON_OBJS = common/stripe.o common/params.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 
-TEST_PROGS  = tests/test-stripe tests/mc-stress
+TEST_PROGS  = tests/test-stripe
 FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so
 
 .PHONY: all deps check check-build demo bench install uninstall clean

@@ -50,18 +50,19 @@ multicopy_parse_segment_size (const char *value, uint64_t *segment_size)
 
 int
 multicopy_check_block_size (uint64_t segment_size,
-                            uint32_t minimum, uint32_t preferred)
+                            uint32_t minimum, uint32_t preferred,
+                            const char *below)
 {
   if (minimum > 0 && segment_size % minimum != 0) {
     nbdkit_error ("segment-size=%" PRIu64 " is not a multiple of the "
-                  "upstream's minimum block size %" PRIu32,
-                  segment_size, minimum);
+                  "%s's minimum block size %" PRIu32,
+                  segment_size, below, minimum);
     return -1;
   }
   if (preferred > 0 && segment_size < preferred)
     nbdkit_debug ("segment-size=%" PRIu64 " is smaller than the "
-                  "upstream's preferred block size %" PRIu32
+                  "%s's preferred block size %" PRIu32
                   ": requests will be split more than needed",
-                  segment_size, preferred);
+                  segment_size, below, preferred);
   return 0;
 }

@@ -29,9 +29,11 @@ extern int multicopy_parse_segment_size (const char *value,
 /* Stripe boundaries split requests, so they must fall on the
  * upstream's block boundaries: segment-size must be a multiple of
  * the minimum block size.  A stripe smaller than the preferred block
- * size only costs speed, so that gets a debug message.
+ * size only costs speed, so that gets a debug message.  below names
+ * what advertised them in messages: "upstream" or "plugin".
  */
 extern int multicopy_check_block_size (uint64_t segment_size,
-                                       uint32_t minimum, uint32_t preferred);
+                                       uint32_t minimum, uint32_t preferred,
+                                       const char *below);
 
 #endif /* MULTICOPY_PARAMS_H */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -68,11 +69,12 @@ io_thread (void *vp)
 
   /* libnbd has failed every command that was in flight here, and will
    * refuse new ones at once: requests for this connection's stripes
-   * fail with EIO from now on.  Say so once.
+   * fail with EIO from now on.  Say so once, unless we closed it.
    */
-  if (nbd_aio_is_dead (u->nbd))
-    nbdkit_error ("upstream connection %u died; requests for its stripes "
-                  "will fail", u->index);
+  if (!atomic_load (&u->stopping))
+    nbdkit_error ("upstream connection %u %s; requests for its stripes "
+                  "will fail", u->index,
+                  nbd_aio_is_dead (u->nbd) ? "died" : "was closed by the server");
   return NULL;
 }
 

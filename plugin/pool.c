@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,7 +117,7 @@ pool_open (void)
 
   if (multicopy_check_block_size (config.segment_size,
                                   pool.caps.block_min,
-                                  pool.caps.block_pref) == -1)
+                                  pool.caps.block_pref, "upstream") == -1)
     goto err;
 
   pool.max_payload = MULTICOPY_DEFAULT_MAX_PAYLOAD;
@@ -138,15 +139,22 @@ pool_open (void)
     u->kick_fd = -1;
     atomic_init (&u->dirty, false);
     atomic_init (&u->flushing, 0);
+    atomic_init (&u->stopping, false);
   }
   pool.nr = n;
   stripe_map_init (&pool.map, config.segment_size, n);
 
-  if ((unsigned) n < config.connections)
-    nbdkit_error ("warning: only %d of %u upstream connections came up "
-                  "within connect-timeout; going on with %d (does the "
-                  "upstream limit connections, like qemu-nbd without -e?)",
-                  n, config.connections, n);
+  /* nbdkit has no warning call: .get_ready runs before nbdkit forks,
+   * so stderr is still where the user looks.
+   */
+  if ((unsigned) n < config.connections) {
+    fprintf (stderr, "nbdkit: multicopy: warning: only %d of %u upstream "
+             "connections came up within connect-timeout; going on with %d "
+             "(does the upstream limit connections, like qemu-nbd "
+             "without -e?)\n", n, config.connections, n);
+    nbdkit_debug ("using %d of %u upstream connections",
+                  n, config.connections);
+  }
   nbdkit_debug ("upstream: %d connections, size %" PRIi64
                 ", block size %" PRIu32 "/%" PRIu32 "/%" PRIu32
                 ", upstream multi-conn %d, stripe %" PRIu64,
@@ -192,6 +200,7 @@ pool_close (void)
     struct upstream *u = &pool.conn[i];
 
     if (u->io_thread_started) {
+      atomic_store (&u->stopping, true);
       nbd_aio_disconnect (u->nbd, 0);
       io_thread_stop (u);
     }

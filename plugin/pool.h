@@ -28,6 +28,7 @@ struct upstream {
   int kick_fd;                  /* eventfd that wakes the I/O thread */
   pthread_t io_thread;
   bool io_thread_started;
+  atomic_bool stopping;         /* we asked libnbd to disconnect */
 
   /* Writes that a client has seen acknowledged and no flush has
    * covered yet.  Set after a write completes, before the client is

@@ -1,0 +1,142 @@
+/* nbdkit-multicopy filter: where a request is split and each piece is
+ * sent to the context that owns its stripe; and the flush fan-out.
+ *
+ * Pieces of one request go in turn, on the request's own thread:
+ * nbdkit already runs many requests at once, and a request rarely
+ * spans more than two stripes.  Flush is the exception: it must reach
+ * every context, so it runs on all of them at once.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <nbdkit-filter.h>
+
+#include "fanout.h"
+#include "stripe.h"
+
+static int
+call (nbdkit_next *c, enum fanout_op op, void *buf,
+      const struct stripe_piece *p, uint32_t flags, int *err)
+{
+  switch (op) {
+  case FANOUT_READ:
+    return c->pread (c, buf, p->count, p->offset, flags, err);
+  case FANOUT_WRITE:
+    return c->pwrite (c, buf, p->count, p->offset, flags, err);
+  case FANOUT_ZERO:
+    return c->zero (c, p->count, p->offset, flags, err);
+  case FANOUT_TRIM:
+    return c->trim (c, p->count, p->offset, flags, err);
+  case FANOUT_CACHE:
+    return c->cache (c, p->count, p->offset, flags, err);
+  }
+  abort ();
+}
+
+int
+fanout_request (struct contexts *cs, enum fanout_op op, void *buf,
+                uint32_t count, uint64_t offset, uint32_t flags, int *err)
+{
+  uint64_t off = offset, remaining = count;
+  struct stripe_piece p;
+
+  while (stripe_next_piece (&cs->map, &off, &remaining, cs->max_piece, &p)) {
+    void *pbuf = buf ? (char *) buf + (p.offset - offset) : NULL;
+
+    if (call (cs->ctx[p.owner], op, pbuf, &p, flags, err) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+int
+fanout_extents (struct contexts *cs, uint32_t count, uint64_t offset,
+                uint32_t flags, struct nbdkit_extents *extents, int *err)
+{
+  uint64_t off = offset, remaining = count;
+  struct stripe_piece p;
+  struct nbdkit_extents *mine;
+  nbdkit_next *c;
+  size_t i, n;
+  int r = -1;
+
+  if (!stripe_next_piece (&cs->map, &off, &remaining, 0, &p)) {
+    *err = EINVAL;              /* nbdkit never asks for 0 bytes */
+    return -1;
+  }
+  /* Past the stripe another context owns the data: collect into an
+   * object that ends there, which drops anything beyond it.
+   */
+  mine = nbdkit_extents_new (p.offset, p.offset + p.count);
+  if (mine == NULL) {
+    *err = errno;
+    return -1;
+  }
+  c = cs->ctx[p.owner];
+  if (c->extents (c, p.count, p.offset, flags, mine, err) == -1)
+    goto out;
+  n = nbdkit_extents_count (mine);
+  for (i = 0; i < n; ++i) {
+    struct nbdkit_extent e = nbdkit_get_extent (mine, i);
+    if (nbdkit_add_extent (extents, e.offset, e.length, e.type) == -1) {
+      *err = errno;
+      goto out;
+    }
+  }
+  r = 0;
+ out:
+  nbdkit_extents_free (mine);
+  return r;
+}
+
+struct flush_job {
+  nbdkit_next *ctx;
+  uint32_t flags;
+  int r;
+  int err;
+  pthread_t thread;
+  bool threaded;
+};
+
+static void *
+flush_one (void *vp)
+{
+  struct flush_job *job = vp;
+
+  job->r = job->ctx->flush (job->ctx, job->flags, &job->err);
+  return NULL;
+}
+
+int
+fanout_flush (struct contexts *cs, uint32_t flags, bool parallel, int *err)
+{
+  struct flush_job jobs[MULTICOPY_CONNECTIONS_MAX];
+  unsigned i;
+  int r = 0;
+
+  for (i = 0; i < cs->nr; ++i) {
+    jobs[i] = (struct flush_job) { .ctx = cs->ctx[i], .flags = flags };
+    /* Context 0 is flushed by this thread, after starting the others. */
+    if (parallel && i > 0 &&
+        pthread_create (&jobs[i].thread, NULL, flush_one, &jobs[i]) == 0)
+      jobs[i].threaded = true;
+  }
+  for (i = 0; i < cs->nr; ++i) {
+    if (jobs[i].threaded)
+      pthread_join (jobs[i].thread, NULL);
+    else
+      flush_one (&jobs[i]);
+  }
+  /* Every context has been flushed; report the first failure. */
+  for (i = 0; i < cs->nr; ++i) {
+    if (jobs[i].r == -1 && r == 0) {
+      *err = jobs[i].err ? jobs[i].err : EIO;
+      r = -1;
+    }
+  }
+  return r;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# qemu-nbd with its default --shared=1 keeps a second client waiting in
+# the handshake forever.  multicopy must come up within connect-timeout
+# with the one connection it got, say so, and copy correctly.
+source "$(dirname "$0")/functions.sh"
+requires qemu-img
+requires qemu-nbd
+
+make_source "$tmp/src.qcow2" 32
+qemu-img create -q -f qcow2 "$tmp/dst.qcow2" 32M
+start_qemu_nbd qn -f qcow2 "$tmp/dst.qcow2"
+
+start=$(date +%s%N)
+start_multicopy mc qn connections=4 connect-timeout=2
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "multicopy up after ${elapsed_ms}ms"
+[ $elapsed_ms -lt 15000 ] || fail "start took ${elapsed_ms}ms with a 2s timeout"
+grep -F 'warning: only 1 of 4 upstream connections came up' "$tmp/mc.log" ||
+  fail "no warning about the missing connections"
+
+qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/src.qcow2" "$(uri mc)"
+qemu-img compare -f qcow2 -F raw "$tmp/src.qcow2" "$(uri mc)"
+stop_server mc
+stop_server qn
+qemu-img compare "$tmp/src.qcow2" "$tmp/dst.qcow2"
