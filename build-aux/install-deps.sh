@@ -6,8 +6,8 @@
 set -euo pipefail
 
 build=(gcc make pkg-config perl nbdkit nbdkit-plugin-dev libnbd-dev)
-check=("${build[@]}" libnbd-bin python3-libnbd qemu-utils qemu-system-common
-       gnutls-bin jq procps iproute2 coreutils)
+check=("${build[@]}" coreutils python3 libnbd-bin python3-libnbd qemu-utils
+       qemu-system-common gnutls-bin)
 bench=("${check[@]}" hyperfine gnuplot-nox)
 
 case "${1:-check}" in
