@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Start or stop the servers of one benchmark configuration.  Used as
+# hyperfine's --prepare, so that every timed run copies into a fresh
+# destination and only the copy itself is timed.
+#
+#   servers.sh start SCENARIO ROUTE [CONNECTIONS SEGMENT-SIZE]
+#   servers.sh stop
+#
+# SCENARIO: latency  nbdkit memory, one request at a time per
+#                    connection, 2ms per write/zero/trim, no multi-conn
+#           cpu      qemu-nbd -e 16 writing a qcow2 in /dev/shm
+# ROUTE:    direct | nbd (nbdkit's nbd plugin as a plain proxy) |
+#           multicopy | filter (multicopy filter over the nbd plugin)
+# The client connects to $BENCH_DIR/client.sock.  $BENCH_SIZE is the
+# destination size.
+set -euo pipefail
+
+dir=${BENCH_DIR:?}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
+
+stop_pid ()
+{
+  local pidfile=$1 pid i
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  rm -f "$pidfile"
+  kill "$pid" 2>/dev/null || return 0
+  for i in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.02
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+stop ()
+{
+  # The proxy first: nbdkit waits for its clients to leave.
+  stop_pid "$dir/proxy.pid"
+  stop_pid "$dir/dst.pid"
+  rm -f "$dir"/*.sock /dev/shm/mc-bench-dst.qcow2
+}
+
+start ()
+{
+  local scenario=$1 route=$2 conns=${3:-4} seg=${4:-4M}
+  local dst="nbd+unix:///?socket=$dir/dst.sock"
+
+  stop
+  case $scenario in
+    latency)
+      nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
+        --filter=multi-conn --filter=noparallel --filter=delay \
+        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay=2ms ;;
+    cpu)
+      qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
+      qemu-nbd -t -e 16 -f qcow2 -k "$dir/dst.sock" \
+        --pid-file="$dir/dst.pid" --fork /dev/shm/mc-bench-dst.qcow2 ;;
+    *) echo "servers.sh: unknown scenario $scenario" >&2; exit 1 ;;
+  esac
+  for i in $(seq 500); do [ -S "$dir/dst.sock" ] && break; sleep 0.01; done
+
+  case $route in
+    direct)
+      ln -s "$dir/dst.sock" "$dir/client.sock" ;;
+    nbd)
+      nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" nbd uri="$dst" ;;
+    multicopy)
+      nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
+        "$top/plugin/nbdkit-multicopy-plugin.so" "$dst" \
+        connections="$conns" segment-size="$seg" ;;
+    filter)
+      nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
+        --filter="$top/filter/nbdkit-multicopy-filter.so" nbd uri="$dst" \
+        connections="$conns" segment-size="$seg" 2>/dev/null ;;
+    *) echo "servers.sh: unknown route $route" >&2; exit 1 ;;
+  esac
+  for i in $(seq 500); do [ -S "$dir/client.sock" ] && break; sleep 0.01; done
+  [ -S "$dir/client.sock" ] || { echo "servers.sh: no client socket" >&2; exit 1; }
+}
+
+case ${1:-} in
+  start) shift; start "$@" ;;
+  stop) stop ;;
+  *) echo "usage: servers.sh start SCENARIO ROUTE [CONNS SEG] | stop" >&2
+     exit 2 ;;
+esac
