@@ -16,6 +16,31 @@ filter=$top/filter/nbdkit-multicopy-filter.so
 wbcache=$top/tests/fixtures/nbdkit-wbcache-plugin.so
 
 tmp=$(mktemp -d /tmp/mc-test.XXXXXX)
+
+# make check-asan, check-valgrind, check-tsan: every nbdkit the tests
+# start runs under the checker, which writes its reports to
+# $tmp/checker.*; any report fails the test.
+nbdkit_cmd=(nbdkit)
+case ${MULTICOPY_CHECK:-} in
+  "") ;;
+  asan)
+    nbdkit_cmd=(env LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
+      ASAN_OPTIONS="detect_leaks=1:log_path=$tmp/checker"
+      UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/checker"
+      LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
+      nbdkit) ;;
+  tsan)
+    nbdkit_cmd=(env LD_PRELOAD="$(gcc -print-file-name=libtsan.so)"
+      TSAN_OPTIONS="log_path=$tmp/checker:suppressions=$top/tests/tsan.supp"
+      nbdkit) ;;
+  valgrind)
+    nbdkit_cmd=(valgrind --quiet --log-file="$tmp/checker.%p"
+      --leak-check=full --show-leak-kinds=definite
+      --errors-for-leak-kinds=definite
+      --suppressions="$top/tests/valgrind.supp" nbdkit) ;;
+  *) echo "MULTICOPY_CHECK=$MULTICOPY_CHECK: asan, tsan or valgrind" >&2
+     exit 1 ;;
+esac
 declare -A server_pid=()
 server_order=()
 
@@ -25,6 +50,12 @@ _cleanup ()
   # Newest first: nbdkit waits for its clients (a proxy) to go away.
   for (( i = ${#server_order[@]} - 1; i >= 0; i-- )); do
     stop_server "${server_order[i]}" 2>/dev/null || true
+  done
+  for f in "$tmp"/checker*; do
+    [ -s "$f" ] || continue
+    echo "---- $MULTICOPY_CHECK report $(basename "$f")"
+    cat "$f"
+    [ $rc -eq 0 ] && rc=1
   done
   if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
     for f in "$tmp"/*.log; do
@@ -94,7 +125,7 @@ start_nbdkit ()
   local name=$1
   shift
   start_server "$name" "$(sock "$name")" \
-    nbdkit -f -v -U "$(sock "$name")" "$@"
+    "${nbdkit_cmd[@]}" -f -v -U "$(sock "$name")" "$@"
 }
 
 # start_multicopy NAME UPSTREAM-NAME PARAMS...: the plugin in front of
@@ -115,27 +146,13 @@ start_qemu_nbd ()
     qemu-nbd -t -k "$(sock "$name")" "$@"
 }
 
-# make_source FILE SIZE-MiB: a qcow2 about 60% random data, 40% holes,
-# with data runs that start and end off the MiB grid.
+# make_source FILE SIZE-MiB: a qcow2 about 60% random data, 40% holes
+# (see make-source.py).
 make_source ()
 {
-  local file=$1 mib=$2
-  python3 - "$file.raw" "$mib" <<'EOF'
-import os, random, sys
-path, mib = sys.argv[1], int(sys.argv[2])
-random.seed(mib)
-with open(path, "wb") as f:
-    f.truncate(mib << 20)
-    for i in range(mib):
-        if i % 5 in (1, 3):
-            continue                    # a hole
-        start = (i << 20) + (random.randrange(0, 64) << 12 if i % 7 == 0 else 0)
-        end = (i + 1) << 20
-        f.seek(start)
-        f.write(os.urandom(end - start))
-EOF
-  qemu-img convert -q -f raw -O qcow2 "$file.raw" "$file"
-  rm -f "$file.raw"
+  "$top/tests/make-source.py" "$1.raw" "$2"
+  qemu-img convert -q -f raw -O qcow2 "$1.raw" "$1"
+  rm -f "$1.raw"
 }
 
 # sha256 of an NBD export's whole content.

@@ -3,11 +3,12 @@
 # hyperfine's --prepare, so that every timed run copies into a fresh
 # destination and only the copy itself is timed.
 #
-#   servers.sh start SCENARIO ROUTE [CONNECTIONS SEGMENT-SIZE]
+#   servers.sh start SCENARIO ROUTE [CONNECTIONS [SEGMENT-SIZE]]
 #   servers.sh stop
 #
 # SCENARIO: latency  nbdkit memory, one request at a time per
 #                    connection, 2ms per write/zero/trim, no multi-conn
+#           latency10  the same with 10ms, a slow remote link
 #           cpu      qemu-nbd -e 16 writing a qcow2 in /dev/shm
 # ROUTE:    direct | nbd (nbdkit's nbd plugin as a plain proxy) |
 #           multicopy | filter (multicopy filter over the nbd plugin)
@@ -19,6 +20,15 @@ dir=${BENCH_DIR:?}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
 
+# Running, and not a zombie: the servers are daemons reparented to
+# init, which may reap them a second or two late.
+running ()
+{
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 stop_pid ()
 {
   local pidfile=$1 pid i
@@ -27,8 +37,8 @@ stop_pid ()
   rm -f "$pidfile"
   kill "$pid" 2>/dev/null || return 0
   for i in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.02
+    running "$pid" || return 0
+    sleep 0.01
   done
   kill -9 "$pid" 2>/dev/null || true
 }
@@ -43,15 +53,19 @@ stop ()
 
 start ()
 {
-  local scenario=$1 route=$2 conns=${3:-4} seg=${4:-4M}
+  local scenario=$1 route=$2 conns=${3:-4} seg=${4:-}
   local dst="nbd+unix:///?socket=$dir/dst.sock"
+  # No segment-size: measure the built-in default.
+  local params=(connections="$conns" ${seg:+segment-size="$seg"})
 
   stop
   case $scenario in
-    latency)
+    latency|latency10)
+      local delay=2ms
+      [ "$scenario" = latency10 ] && delay=10ms
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
         --filter=multi-conn --filter=noparallel --filter=delay \
-        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay=2ms ;;
+        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" ;;
     cpu)
       qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
       qemu-nbd -t -e 16 -f qcow2 -k "$dir/dst.sock" \
@@ -67,12 +81,11 @@ start ()
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" nbd uri="$dst" ;;
     multicopy)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
-        "$top/plugin/nbdkit-multicopy-plugin.so" "$dst" \
-        connections="$conns" segment-size="$seg" ;;
+        "$top/plugin/nbdkit-multicopy-plugin.so" "$dst" "${params[@]}" ;;
     filter)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
         --filter="$top/filter/nbdkit-multicopy-filter.so" nbd uri="$dst" \
-        connections="$conns" segment-size="$seg" 2>/dev/null ;;
+        "${params[@]}" 2>/dev/null ;;
     *) echo "servers.sh: unknown route $route" >&2; exit 1 ;;
   esac
   for i in $(seq 500); do [ -S "$dir/client.sock" ] && break; sleep 0.01; done
