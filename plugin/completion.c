@@ -53,11 +53,7 @@ request_wait (struct request *r)
   sem_destroy (&r->done);
 
   err = atomic_load (&r->err);
-  if (err) {
-    nbdkit_set_error (upstream_errno (err));
-    return -1;
-  }
-  return 0;
+  return err;
 }
 
 int

@@ -44,8 +44,8 @@ request_callback (struct request *r)
   };
 }
 
-/* Drop the issuer's hold and wait for every piece.  Returns 0, or -1
- * with nbdkit_set_error called with the first error.
+/* Drop the issuer's hold and wait for every piece.  Returns 0, or the
+ * first error (an errno as libnbd reported it).
  */
 extern int request_wait (struct request *r);
 

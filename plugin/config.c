@@ -21,6 +21,7 @@ struct upstream_config config = {
   .connections = MULTICOPY_CONNECTIONS_DEFAULT,
   .segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT,
   .connect_timeout_ms = MULTICOPY_CONNECT_TIMEOUT_DEFAULT_MS,
+  .retry_ms = MULTICOPY_RETRY_DEFAULT_MS,
 };
 
 static int
@@ -40,9 +41,10 @@ parse_tls (const char *value)
   return r ? LIBNBD_TLS_ALLOW : LIBNBD_TLS_DISABLE;
 }
 
-/* Seconds, possibly fractional: "10", "0.5". */
+/* Seconds, possibly fractional: "10", "0.5"; zero only if allowed. */
 static int
-parse_timeout (const char *value, unsigned *ms)
+parse_seconds (const char *key, const char *value, bool zero_ok,
+               unsigned *ms)
 {
   char *end;
   double s;
@@ -50,13 +52,13 @@ parse_timeout (const char *value, unsigned *ms)
   errno = 0;
   s = strtod (value, &end);
   if (errno || end == value || *end != '\0' || !isfinite (s) ||
-      s <= 0 || s > 3600) {
-    nbdkit_error ("connect-timeout=%s: expecting seconds, "
-                  "more than 0 and at most 3600", value);
+      s < 0 || (s == 0 && !zero_ok) || s > 86400) {
+    nbdkit_error ("%s=%s: expecting seconds, %s and at most 86400",
+                  key, value, zero_ok ? "0 or more" : "more than 0");
     return -1;
   }
   *ms = (unsigned) (s * 1000 + 0.5);
-  if (*ms == 0)
+  if (*ms == 0 && s > 0)
     *ms = 1;
   return 0;
 }
@@ -93,7 +95,9 @@ config_key (const char *key, const char *value)
   else if (strcmp (key, "segment-size") == 0)
     return multicopy_parse_segment_size (value, &config.segment_size);
   else if (strcmp (key, "connect-timeout") == 0)
-    return parse_timeout (value, &config.connect_timeout_ms);
+    return parse_seconds (key, value, false, &config.connect_timeout_ms);
+  else if (strcmp (key, "retry") == 0)
+    return parse_seconds (key, value, true, &config.retry_ms);
   else if (strcmp (key, "tls") == 0) {
     if ((r = parse_tls (value)) == -1)
       return -1;

@@ -30,7 +30,7 @@
 /* -D multicopy.verbose=1 turns on libnbd's debugging. */
 NBDKIT_DLL_PUBLIC int multicopy_debug_verbose = 0;
 
-static int64_t
+int64_t
 now_ms (void)
 {
   struct timespec ts;
@@ -60,7 +60,7 @@ configure_tls (struct nbd_handle *nbd)
 
 /* Create handle i and start its connection without waiting. */
 static struct nbd_handle *
-start_connect (unsigned i)
+start_connect (unsigned i, bool quiet)
 {
   struct nbd_handle *nbd;
   char name[32];
@@ -98,7 +98,10 @@ start_connect (unsigned i)
   return nbd;
 
  err:
-  nbdkit_error ("upstream connection %u: %s", i, nbd_get_error ());
+  if (quiet)
+    nbdkit_debug ("upstream connection %u: %s", i, nbd_get_error ());
+  else
+    nbdkit_error ("upstream connection %u: %s", i, nbd_get_error ());
   nbd_close (nbd);
   return NULL;
 }
@@ -132,8 +135,10 @@ notify (struct nbd_handle *nbd, short revents)
 }
 
 int
-upstream_connect_all (struct nbd_handle **handles, unsigned wanted)
+upstream_connect (struct nbd_handle **handles, unsigned first,
+                  unsigned wanted, bool quiet)
 {
+  void (*report) (const char *fs, ...) = quiet ? nbdkit_debug : nbdkit_error;
   struct nbd_handle *pending[MULTICOPY_CONNECTIONS_MAX];
   struct pollfd fds[MULTICOPY_CONNECTIONS_MAX];
   unsigned idx[MULTICOPY_CONNECTIONS_MAX];
@@ -142,7 +147,7 @@ upstream_connect_all (struct nbd_handle **handles, unsigned wanted)
   unsigned i, nfds, ready = 0, stuck = 0;
 
   for (i = 0; i < wanted; ++i) {
-    pending[i] = start_connect (i);
+    pending[i] = start_connect (first + i, quiet);
     if (pending[i] == NULL) {
       /* Setup errors (a bad URI, say) are the same for every handle. */
       while (i-- > 0)
@@ -190,7 +195,8 @@ upstream_connect_all (struct nbd_handle **handles, unsigned wanted)
           notify (pending[idx[i]], fds[i].revents) == 0)
         continue;
       /* libnbd's message is per thread: keep it before the next call. */
-      nbdkit_debug ("upstream connection %u: %s", idx[i], nbd_get_error ());
+      nbdkit_debug ("upstream connection %u: %s", first + idx[i],
+                    nbd_get_error ());
       if (first_error[0] == '\0')
         snprintf (first_error, sizeof first_error, "%s", nbd_get_error ());
     }
@@ -210,9 +216,9 @@ upstream_connect_all (struct nbd_handle **handles, unsigned wanted)
 
   if (ready == 0) {
     if (first_error[0])
-      nbdkit_error ("cannot connect to the upstream: %s", first_error);
+      report ("cannot connect to the upstream: %s", first_error);
     else
-      nbdkit_error ("cannot connect to the upstream: no handshake finished "
+      report ("cannot connect to the upstream: no handshake finished "
                     "within connect-timeout (%u.%03us)",
                     config.connect_timeout_ms / 1000,
                     config.connect_timeout_ms % 1000);

@@ -5,12 +5,15 @@
  * libnbd's socket, reads replies (which runs the completion callbacks
  * that wake the waiting workers) and finishes sends that did not fit.
  * It polls its own loop rather than nbd_poll, which would hold the
- * handle's lock while asleep and stall every issuer.
+ * handle's lock while asleep and stall every issuer.  It also owns the
+ * handle's life: it replaces a dead one (reconnect.c) and sends the
+ * disconnect at exit.
  */
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -23,19 +26,28 @@
 
 #include "pool.h"
 
-static void *
-io_thread (void *vp)
+/* Drive one handle until it dies or closes. */
+static void
+run_connection (struct upstream *u)
 {
-  struct upstream *u = vp;
   struct pollfd fds[2];
+  bool disconnecting = false;
 
   fds[0].fd = u->fd;
   fds[1].fd = u->kick_fd;
   fds[1].events = POLLIN;
 
   while (!nbd_aio_is_dead (u->nbd) && !nbd_aio_is_closed (u->nbd)) {
-    unsigned dir = nbd_aio_get_direction (u->nbd);
+    unsigned dir;
 
+    /* pool_close has flushed and nothing is in flight any more. */
+    if (atomic_load (&u->stopping) && !disconnecting) {
+      if (nbd_aio_disconnect (u->nbd, 0) == -1)
+        break;
+      disconnecting = true;
+    }
+
+    dir = nbd_aio_get_direction (u->nbd);
     fds[0].events = ((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
       ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0);
     if (poll (fds, 2, -1) == -1) {
@@ -66,16 +78,25 @@ io_thread (void *vp)
                       u->index, nbd_get_error ());
     }
   }
+}
 
-  /* libnbd has failed every command that was in flight here, and will
-   * refuse new ones at once: requests for this connection's stripes
-   * fail with EIO from now on.  Say so once, unless we closed it.
+static void *
+io_thread (void *vp)
+{
+  struct upstream *u = vp;
+
+  /* When a handle dies libnbd fails every command in flight on it
+   * (their issuers then wait for the replacement and send them again)
+   * and refuses new ones at once.
    */
-  if (!atomic_load (&u->stopping))
-    nbdkit_error ("upstream connection %u %s; requests for its stripes "
-                  "will fail", u->index,
-                  nbd_aio_is_dead (u->nbd) ? "died" : "was closed by the server");
-  return NULL;
+  for (;;) {
+    run_connection (u);
+    if (atomic_load (&u->stopping))
+      return NULL;
+    upstream_reconnect (u);
+    if (atomic_load (&u->stopping))
+      return NULL;
+  }
 }
 
 int
@@ -108,8 +129,8 @@ io_thread_kick (struct upstream *u)
     nbdkit_debug ("upstream connection %u: kick: %m", u->index);
 }
 
-/* The caller has asked libnbd to disconnect; wait for the thread to see
- * the connection close.
+/* The caller has set stopping: wake the thread to disconnect (or to
+ * stop reconnecting) and wait for it.
  */
 void
 io_thread_stop (struct upstream *u)

@@ -102,7 +102,7 @@ pool_open (void)
   unsigned i;
   int n;
 
-  n = upstream_connect_all (handles, config.connections);
+  n = upstream_connect (handles, 0, config.connections, false);
   if (n == -1)
     return -1;
 
@@ -133,13 +133,19 @@ pool_open (void)
   for (i = 0; i < (unsigned) n; ++i) {
     struct upstream *u = &pool.conn[i];
 
+    pthread_rwlock_init (&u->handle_lock, NULL);
     u->nbd = handles[i];
-    u->index = i;
     u->fd = nbd_aio_get_fd (u->nbd);
+    atomic_init (&u->gen, 0);
+    pthread_mutex_init (&u->state_lock, NULL);
+    pthread_cond_init (&u->up_cond, NULL);
+    u->up = true;
+    u->index = i;
     u->kick_fd = -1;
+    atomic_init (&u->stopping, false);
     atomic_init (&u->dirty, false);
     atomic_init (&u->flushing, 0);
-    atomic_init (&u->stopping, false);
+    atomic_init (&u->lost_writes, false);
   }
   pool.nr = n;
   stripe_map_init (&pool.map, config.segment_size, n);
@@ -172,6 +178,36 @@ pool_open (void)
 }
 
 int
+pool_check_reconnected (unsigned i, struct nbd_handle *nbd)
+{
+  struct upstream_caps c;
+  const struct upstream_caps *all = &pool.caps;
+
+  if (read_caps (i, nbd, &c) == -1)
+    return -1;
+  if (c.size != all->size) {
+    nbdkit_error ("upstream connection %u reconnected to an export of size %"
+                  PRIi64 ", not %" PRIi64 ": refusing it", i, c.size,
+                  all->size);
+    return -1;
+  }
+  /* Clients were told the pool can do these: it still must. */
+  if ((all->can_write && !c.can_write) || (all->can_flush && !c.can_flush) ||
+      (all->can_fua && !c.can_fua) || (all->can_trim && !c.can_trim) ||
+      (all->can_zero && !c.can_zero) ||
+      (all->can_fast_zero && !c.can_fast_zero) ||
+      (all->can_cache && !c.can_cache) ||
+      (all->can_extents && !c.can_extents) ||
+      (c.block_min > all->block_min) ||
+      (c.block_max && c.block_max < pool.max_payload)) {
+    nbdkit_error ("upstream connection %u reconnected to a server that can "
+                  "do less than before: refusing it", i);
+    return -1;
+  }
+  return 0;
+}
+
+int
 pool_start (void)
 {
   unsigned i;
@@ -199,18 +235,20 @@ pool_close (void)
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
 
-    if (u->io_thread_started) {
-      atomic_store (&u->stopping, true);
-      nbd_aio_disconnect (u->nbd, 0);
-      io_thread_stop (u);
-    }
+    /* The I/O thread owns the handle: it sends the disconnect. */
+    atomic_store (&u->stopping, true);
+    io_thread_stop (u);
     nbdkit_debug ("upstream connection %u: %" PRIuFAST64 " requests, %"
-                  PRIuFAST64 " bytes of data, %" PRIuFAST64 " flushes",
+                  PRIuFAST64 " bytes of data, %" PRIuFAST64 " flushes, %"
+                  PRIuFAST64 " reconnects",
                   i, atomic_load (&u->requests), atomic_load (&u->bytes),
-                  atomic_load (&u->flushes));
+                  atomic_load (&u->flushes), atomic_load (&u->reconnects));
     nbd_close (u->nbd);
     if (u->kick_fd >= 0)
       close (u->kick_fd);
+    pthread_rwlock_destroy (&u->handle_lock);
+    pthread_mutex_destroy (&u->state_lock);
+    pthread_cond_destroy (&u->up_cond);
   }
   free (pool.conn);
   pool.conn = NULL;

@@ -22,13 +22,29 @@
 
 /* One upstream NBD connection. */
 struct upstream {
+  /* The I/O thread replaces a dead handle with a new one.  Issuers
+   * hold handle_lock for reading around each nbd_aio_* call; the I/O
+   * thread, which alone changes nbd and fd, holds it for writing to
+   * swap them.
+   */
+  pthread_rwlock_t handle_lock;
   struct nbd_handle *nbd;
-  unsigned index;
   int fd;                       /* libnbd's socket */
+  atomic_uint gen;              /* bumped at each reconnect */
+
+  /* Whether the connection is up, and since when it is down; requests
+   * that need it wait on up_cond.
+   */
+  pthread_mutex_t state_lock;
+  pthread_cond_t up_cond;
+  bool up;
+  int64_t down_since_ms;
+
+  unsigned index;
   int kick_fd;                  /* eventfd that wakes the I/O thread */
   pthread_t io_thread;
   bool io_thread_started;
-  atomic_bool stopping;         /* we asked libnbd to disconnect */
+  atomic_bool stopping;         /* pool_close: disconnect and exit */
 
   /* Writes that a client has seen acknowledged and no flush has
    * covered yet.  Set after a write completes, before the client is
@@ -37,10 +53,16 @@ struct upstream {
   atomic_bool dirty;
   atomic_uint flushing;         /* flushes in flight here */
 
+  /* The connection was lost while it may have held such writes: the
+   * next flush must fail, since the upstream may have dropped them.
+   */
+  atomic_bool lost_writes;
+
   /* Statistics, logged at exit. */
   atomic_uint_fast64_t requests;
   atomic_uint_fast64_t bytes;
   atomic_uint_fast64_t flushes;
+  atomic_uint_fast64_t reconnects;
 };
 
 /* What every upstream connection can do (the AND over them all). */
@@ -68,17 +90,35 @@ extern int pool_open (void);    /* .get_ready: connect, before serving */
 extern int pool_start (void);   /* .after_fork: start the I/O threads */
 extern void pool_close (void);  /* .cleanup: flush, disconnect, free */
 
-/* connect.c: open up to wanted handles at once, each handshake bounded
- * by the connect timeout.  Fills handles[0..r-1] with the ones that
- * came up and returns r >= 1, or -1 with the error reported.
+/* pool.c: whether a new handle for connection i serves the same export
+ * with everything the pool advertised (0), or not (-1, reported).
  */
-extern int upstream_connect_all (struct nbd_handle **handles,
-                                 unsigned wanted);
+extern int pool_check_reconnected (unsigned i, struct nbd_handle *nbd);
+
+/* connect.c: open up to wanted handles at once, named from first, each
+ * handshake bounded by the connect timeout.  Fills handles[0..r-1]
+ * with the ones that came up and returns r >= 1, or -1 with the error
+ * reported (as a debug message if quiet).
+ */
+extern int upstream_connect (struct nbd_handle **handles, unsigned first,
+                             unsigned wanted, bool quiet);
+extern int64_t now_ms (void);
 
 /* io-thread.c */
 extern int io_thread_start (struct upstream *u);
 extern void io_thread_stop (struct upstream *u);
 extern void io_thread_kick (struct upstream *u);
+
+/* reconnect.c: the I/O thread, on finding its handle dead, replaces
+ * it; returns when it has or when the pool is stopping.
+ */
+extern void upstream_reconnect (struct upstream *u);
+
+/* reconnect.c: a request that used connection u with generation gen
+ * failed because u was lost.  Wait until u is back with a new handle
+ * (true) or until the retry window has passed (false).
+ */
+extern bool upstream_wait_back (struct upstream *u, unsigned gen);
 
 /* After issuing a command: the caller's nbd_aio_* call already sent
  * what the socket would take.  Only if bytes are left over does the

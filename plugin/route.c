@@ -3,11 +3,13 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libnbd.h>
 
@@ -15,9 +17,13 @@
 #include <nbdkit-plugin.h>
 
 #include "completion.h"
+#include "params.h"
 #include "pool.h"
 #include "route.h"
 #include "stripe.h"
+
+/* Tries of one request across reconnects. */
+#define MAX_TRIES 8
 
 static int64_t
 issue (enum route_op op, struct upstream *u, void *buf,
@@ -39,66 +45,165 @@ issue (enum route_op op, struct upstream *u, void *buf,
   abort ();
 }
 
-/* libnbd refused to queue the command: usually the connection is dead. */
+/* libnbd refused to queue the command: usually the connection is dead,
+ * which the caller may wait out.
+ */
 static int
 issue_error (struct upstream *u)
 {
   int err = nbd_get_errno ();
 
-  nbdkit_error ("upstream connection %u: %s", u->index, nbd_get_error ());
   if (nbd_aio_is_dead (u->nbd) || nbd_aio_is_closed (u->nbd))
-    return EIO;
+    return ENOTCONN;
+  nbdkit_error ("upstream connection %u: %s", u->index, nbd_get_error ());
   return err ? err : EIO;
+}
+
+/* Issue every piece of one request and wait for them.  Records in
+ * gens[i] the generation of each connection i it used, in *used which.
+ */
+static int
+issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
+           uint32_t lflags, uint64_t *used, unsigned *gens)
+{
+  const bool data = op == ROUTE_READ || op == ROUTE_WRITE;
+  uint64_t max = data ? pool.max_payload : pool.max_command;
+  uint64_t off = offset, remaining = count;
+  struct stripe_piece p;
+  struct request req;
+  int64_t r;
+
+  *used = 0;
+  request_init (&req);
+  while (stripe_next_piece (&pool.map, &off, &remaining, max, &p)) {
+    struct upstream *u = &pool.conn[p.owner];
+    void *pbuf = buf ? (char *) buf + (p.offset - offset) : NULL;
+    int err = 0;
+
+    request_hold (&req);
+    pthread_rwlock_rdlock (&u->handle_lock);
+    if (!(*used & (UINT64_C (1) << p.owner))) {
+      *used |= UINT64_C (1) << p.owner;
+      gens[p.owner] = atomic_load (&u->gen);
+    }
+    r = issue (op, u, pbuf, &p, lflags, request_callback (&req));
+    if (r == -1)
+      err = issue_error (u);
+    else
+      upstream_issued (u);
+    pthread_rwlock_unlock (&u->handle_lock);
+    if (err) {
+      request_release (&req, err);
+      break;
+    }
+    atomic_fetch_add_explicit (&u->requests, 1, memory_order_relaxed);
+    if (data)
+      atomic_fetch_add_explicit (&u->bytes, p.count, memory_order_relaxed);
+  }
+  return request_wait (&req);
+}
+
+/* The errors of a lost connection, as libnbd reports them to the
+ * commands that were in flight on it or issued after.
+ */
+static bool
+connection_lost (int err)
+{
+  return err == ENOTCONN || err == ECONNRESET || err == ECONNABORTED ||
+    err == EPIPE || err == ESHUTDOWN;
+}
+
+/* Whether connection u lost the handle of generation gen. */
+static bool
+lost_since (struct upstream *u, unsigned gen)
+{
+  bool dead;
+
+  if (atomic_load (&u->gen) != gen)
+    return true;
+  pthread_rwlock_rdlock (&u->handle_lock);
+  dead = nbd_aio_is_dead (u->nbd) || nbd_aio_is_closed (u->nbd);
+  pthread_rwlock_unlock (&u->handle_lock);
+  return dead;
+}
+
+/* After a try that failed with err: whether it failed because
+ * connections it used were lost and all of them are back, so that it
+ * may be sent again.  An error from a live connection is the server's
+ * answer and is not retried.
+ */
+static bool
+may_retry (int err, uint64_t used, const unsigned *gens)
+{
+  const struct timespec tick = { .tv_nsec = 10000000 };
+  uint64_t lost = 0;
+  unsigned i, waited;
+
+  /* libnbd may fail the commands of a dying connection a moment before
+   * it reports the handle dead.
+   */
+  for (waited = 0; ; waited += 10) {
+    for (i = 0; i < pool.nr; ++i)
+      if ((used >> i & 1) && lost_since (&pool.conn[i], gens[i]))
+        lost |= UINT64_C (1) << i;
+    if (lost || !connection_lost (err) || waited >= 2000)
+      break;
+    nanosleep (&tick, NULL);
+  }
+  if (!lost)
+    return false;
+  for (i = 0; i < pool.nr; ++i)
+    if ((lost >> i & 1) && !upstream_wait_back (&pool.conn[i], gens[i]))
+      return false;
+  return true;
 }
 
 int
 route_request (enum route_op op, void *buf, uint32_t count,
                uint64_t offset, uint32_t lflags)
 {
-  const bool data = op == ROUTE_READ || op == ROUTE_WRITE;
   const bool writes = op == ROUTE_WRITE || op == ROUTE_ZERO ||
     op == ROUTE_TRIM;
-  uint64_t max = data ? pool.max_payload : pool.max_command;
-  uint64_t off = offset, remaining = count;
-  uint64_t used = 0;            /* bit i: connection i got a piece */
-  struct stripe_piece p;
-  struct request req;
-  unsigned i;
-  int r;
+  unsigned gens[MULTICOPY_CONNECTIONS_MAX];
+  uint64_t used;
+  unsigned i, tries = 0;
+  int err;
 
-  request_init (&req);
-  while (stripe_next_piece (&pool.map, &off, &remaining, max, &p)) {
-    struct upstream *u = &pool.conn[p.owner];
-    void *pbuf = buf ? (char *) buf + (p.offset - offset) : NULL;
-
-    used |= UINT64_C (1) << p.owner;
-    request_hold (&req);
-    if (issue (op, u, pbuf, &p, lflags, request_callback (&req)) == -1) {
-      request_release (&req, issue_error (u));
-      break;
-    }
-    upstream_issued (u);
-    atomic_fetch_add_explicit (&u->requests, 1, memory_order_relaxed);
-    if (data)
-      atomic_fetch_add_explicit (&u->bytes, p.count, memory_order_relaxed);
-  }
-  r = request_wait (&req);
+  /* Nothing of a failed try was acknowledged to anyone, and every
+   * operation here may be repeated: send it all again once the lost
+   * connections are back (a bounded number of times, in case the
+   * upstream keeps accepting and dropping connections).
+   */
+  while ((err = issue_all (op, buf, count, offset, lflags, &used, gens)) &&
+         ++tries < MAX_TRIES && may_retry (err, used, gens))
+    nbdkit_debug ("sending a request again after a reconnect");
 
   /* Mark before the client sees the reply, so that any flush it sends
    * after it covers these connections.  Even a failed write may have
-   * changed something.  FUA already made every piece durable.
+   * changed something.  FUA already made every piece durable.  If a
+   * connection was replaced since the data went to it, only a flush
+   * can tell, and it cannot any more: the next flush must fail.
    */
   if (writes && !(lflags & LIBNBD_CMD_FLAG_FUA)) {
-    for (i = 0; used; ++i, used >>= 1)
-      if (used & 1)
-        atomic_store (&pool.conn[i].dirty, true);
+    for (i = 0; used; ++i, used >>= 1) {
+      if (!(used & 1))
+        continue;
+      atomic_store (&pool.conn[i].dirty, true);
+      if (err == 0 && atomic_load (&pool.conn[i].gen) != gens[i])
+        atomic_store (&pool.conn[i].lost_writes, true);
+    }
   }
-  return r;
+  if (err) {
+    nbdkit_set_error (upstream_errno (err));
+    return -1;
+  }
+  return 0;
 }
 
 struct extent_sink {
   struct nbdkit_extents *extents;
   uint64_t end;                 /* end of the owning stripe */
+  bool added;                   /* added any extent */
 };
 
 static int
@@ -120,6 +225,7 @@ add_extents (void *vp, const char *metacontext, uint64_t offset,
       *error = errno;
       return -1;
     }
+    sink->added = true;
     offset += entries[i];
   }
   return 0;
@@ -131,10 +237,12 @@ route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
 {
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
-  struct request req;
   struct upstream *u;
   struct extent_sink sink = { .extents = extents };
   nbd_extent_callback cb = { .callback = add_extents, .user_data = &sink };
+  unsigned gens[MULTICOPY_CONNECTIONS_MAX];
+  unsigned tries = 0;
+  int err;
 
   /* Only the first piece: nbdkit accepts fewer extents than asked. */
   if (!stripe_next_piece (&pool.map, &off, &remaining, 0, &p)) {
@@ -144,14 +252,30 @@ route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
   sink.end = p.offset + p.count;
   u = &pool.conn[p.owner];
 
-  request_init (&req);
-  request_hold (&req);
-  if (nbd_aio_block_status (u->nbd, p.count, p.offset, cb,
-                            request_callback (&req), lflags) == -1)
-    request_release (&req, issue_error (u));
-  else {
-    upstream_issued (u);
-    atomic_fetch_add_explicit (&u->requests, 1, memory_order_relaxed);
+  do {
+    struct request req;
+
+    request_init (&req);
+    request_hold (&req);
+    pthread_rwlock_rdlock (&u->handle_lock);
+    gens[p.owner] = atomic_load (&u->gen);
+    if (nbd_aio_block_status (u->nbd, p.count, p.offset, cb,
+                              request_callback (&req), lflags) == -1)
+      request_release (&req, issue_error (u));
+    else {
+      upstream_issued (u);
+      atomic_fetch_add_explicit (&u->requests, 1, memory_order_relaxed);
+    }
+    pthread_rwlock_unlock (&u->handle_lock);
+    err = request_wait (&req);
+    /* A failed try may have added some extents: start afresh. */
+  } while (err && !sink.added &&
+           ++tries < MAX_TRIES &&
+           may_retry (err, UINT64_C (1) << p.owner, gens));
+
+  if (err) {
+    nbdkit_set_error (upstream_errno (err));
+    return -1;
   }
-  return request_wait (&req);
+  return 0;
 }

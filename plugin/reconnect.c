@@ -1,0 +1,162 @@
+/* nbdkit-multicopy plugin: bringing a lost upstream connection back.
+ *
+ * When a handle dies its I/O thread opens a new one, with backoff,
+ * until it succeeds or the pool stops.  Meanwhile requests for its
+ * stripes wait, for at most retry= seconds from when it went down;
+ * after that they fail at once until it is back.
+ *
+ * Requests that were in flight are sent again by their issuers
+ * (route.c): none of them was acknowledged to a client, and reads,
+ * writes, zeroes, trims and caches can all be repeated.  What cannot
+ * be repeated is a write a client already saw acknowledged and no
+ * flush has covered: the old connection's server may have dropped it.
+ * If the lost connection may have held one, it is marked so that the
+ * next flush fails.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "config.h"
+#include "pool.h"
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   5000
+
+/* Sleep up to ms, or less if pool_close kicks us. */
+static void
+nap (struct upstream *u, int ms)
+{
+  struct pollfd pfd = { .fd = u->kick_fd, .events = POLLIN };
+  uint64_t n;
+
+  if (poll (&pfd, 1, ms) == 1 &&
+      read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
+    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
+}
+
+static void
+set_up (struct upstream *u, bool up)
+{
+  pthread_mutex_lock (&u->state_lock);
+  u->up = up;
+  if (!up)
+    u->down_since_ms = now_ms ();
+  pthread_cond_broadcast (&u->up_cond);
+  pthread_mutex_unlock (&u->state_lock);
+}
+
+/* Put the new handle in place of the dead one. */
+static void
+swap_handle (struct upstream *u, struct nbd_handle *nbd)
+{
+  struct nbd_handle *old;
+
+  pthread_rwlock_wrlock (&u->handle_lock);
+  old = u->nbd;
+  u->nbd = nbd;
+  u->fd = nbd_aio_get_fd (nbd);
+  /* A writer marking dirty after this sees the new generation and
+   * reports the loss itself (route.c); one that marked before is seen
+   * here.
+   */
+  atomic_fetch_add (&u->gen, 1);
+  if (atomic_exchange (&u->dirty, false) || atomic_load (&u->flushing) > 0)
+    atomic_store (&u->lost_writes, true);
+  pthread_rwlock_unlock (&u->handle_lock);
+
+  /* Nobody can reach the old handle now, and it has nothing in flight. */
+  nbd_close (old);
+  atomic_fetch_add_explicit (&u->reconnects, 1, memory_order_relaxed);
+}
+
+void
+upstream_reconnect (struct upstream *u)
+{
+  int backoff = BACKOFF_FIRST_MS;
+  int64_t down;
+  bool gave_up = false;
+
+  set_up (u, false);
+  down = u->down_since_ms;
+  nbdkit_error ("upstream connection %u %s; reconnecting (requests for its "
+                "stripes wait up to retry=%u.%03us)", u->index,
+                nbd_aio_is_dead (u->nbd) ? "died" : "was closed by the server",
+                config.retry_ms / 1000, config.retry_ms % 1000);
+
+  while (!atomic_load (&u->stopping)) {
+    struct nbd_handle *nbd;
+    int64_t left;
+
+    if (!gave_up && now_ms () - down >= config.retry_ms) {
+      nbdkit_error ("upstream connection %u: still down after retry=%u.%03us;"
+                    " requests for its stripes fail until it is back",
+                    u->index, config.retry_ms / 1000, config.retry_ms % 1000);
+      gave_up = true;           /* waiters time out by themselves */
+    }
+    if (upstream_connect (&nbd, u->index, 1, true) == 1) {
+      if (pool_check_reconnected (u->index, nbd) == 0) {
+        swap_handle (u, nbd);
+        set_up (u, true);
+        nbdkit_error ("upstream connection %u: reconnected after %" PRIi64
+                      " ms", u->index, now_ms () - down);
+        return;
+      }
+      nbd_close (nbd);
+    }
+    /* Wake at the end of the retry window too, to log it on time. */
+    left = down + config.retry_ms - now_ms ();
+    nap (u, !gave_up && left >= 0 && left < backoff ? (int) left : backoff);
+    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+  }
+}
+
+bool
+upstream_wait_back (struct upstream *u, unsigned gen)
+{
+  int64_t start = now_ms ();
+  bool back = false;
+
+  if (config.retry_ms == 0)
+    return false;
+
+  pthread_mutex_lock (&u->state_lock);
+  while (!atomic_load (&u->stopping)) {
+    struct timespec ts;
+    int64_t left, wait_ms = 100;
+
+    /* Back means a new handle: libnbd may fail the commands of a dying
+     * one before it reports the handle dead, so "not dead yet" proves
+     * nothing.
+     */
+    if (u->up && atomic_load (&u->gen) != gen) {
+      back = true;
+      break;
+    }
+    left = (u->up ? start : u->down_since_ms) + config.retry_ms - now_ms ();
+    if (left <= 0)
+      break;
+    if (left < wait_ms)
+      wait_ms = left;
+    /* Timed: the I/O thread may not have noticed the death yet. */
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_nsec += wait_ms * 1000000;
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    pthread_cond_timedwait (&u->up_cond, &u->state_lock, &ts);
+  }
+  pthread_mutex_unlock (&u->state_lock);
+  return back;
+}
