@@ -5,6 +5,9 @@
 #   make demo     install what is missing, build, run the demo copy
 #   make bench    install what is missing, build, run the benchmarks
 #   make install  install into nbdkit's plugin and filter directories
+#   make check-asan      the tests with ASan+UBSan builds (rebuilds)
+#   make check-valgrind  the tests with every nbdkit under valgrind
+#   make check-tsan      the stress test with a ThreadSanitizer build
 
 VERSION    = 0.1.0
 CC        ?= cc
@@ -36,10 +39,11 @@ COMMON_OBJS = common/stripe.o common/params.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 
-TEST_PROGS  = tests/test-stripe
+TEST_PROGS  = tests/test-stripe tests/mc-stress
 FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so
 
-.PHONY: all deps check check-build demo bench install uninstall clean
+.PHONY: all deps check check-build demo bench install uninstall clean \
+        check-asan check-valgrind check-tsan
 
 all: build-deps $(PLUGIN) $(FILTER) $(MANS)
 
@@ -86,6 +90,29 @@ check-build: all $(TEST_PROGS) $(FIXTURES)
 check: deps
 	@$(MAKE) --no-print-directory check-build
 	@tests/run-tests.sh
+
+# The sanitizer builds replace the normal one; each starts and ends
+# with make clean so that a plain make never picks up their objects.
+SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer
+
+check-asan: deps
+	@$(MAKE) --no-print-directory clean
+	@$(MAKE) --no-print-directory check-build CFLAGS="$(SAN_CFLAGS) \
+	  -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	@MULTICOPY_CHECK=asan tests/run-tests.sh; rc=$$?; \
+	  $(MAKE) --no-print-directory clean; exit $$rc
+
+check-valgrind: deps
+	@build-aux/install-deps.sh valgrind
+	@$(MAKE) --no-print-directory check-build
+	@MULTICOPY_CHECK=valgrind TEST_TIMEOUT=1200 tests/run-tests.sh
+
+check-tsan: deps
+	@$(MAKE) --no-print-directory clean
+	@$(MAKE) --no-print-directory check-build CFLAGS="$(SAN_CFLAGS) \
+	  -fsanitize=thread"
+	@MULTICOPY_CHECK=tsan tests/run-tests.sh test-stress; rc=$$?; \
+	  $(MAKE) --no-print-directory clean; exit $$rc
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages that a target needs and that are missing.
-#   build-aux/install-deps.sh build|check|bench
+#   build-aux/install-deps.sh build|check|bench|valgrind
 # Runs apt-get as root (or through sudo -n); otherwise prints the
 # command to run and fails.
 set -euo pipefail
@@ -9,12 +9,14 @@ build=(gcc make pkg-config perl nbdkit nbdkit-plugin-dev libnbd-dev)
 check=("${build[@]}" coreutils python3 libnbd-bin python3-libnbd qemu-utils
        qemu-system-common gnutls-bin)
 bench=("${check[@]}" hyperfine gnuplot-nox)
+valgrind=("${check[@]}" valgrind)
 
 case "${1:-check}" in
   build) want=("${build[@]}") ;;
   check) want=("${check[@]}") ;;
   bench) want=("${bench[@]}") ;;
-  *) echo "install-deps.sh: unknown set '$1' (build, check or bench)" >&2
+  valgrind) want=("${valgrind[@]}") ;;
+  *) echo "install-deps.sh: unknown set '$1' (build, check, bench, valgrind)" >&2
      exit 2 ;;
 esac
 

@@ -52,7 +52,7 @@ done
 # The same through a daemonized nbdkit: connections opened before the
 # fork must keep working after it.
 start_nbdkit up memory 64M
-nbdkit -U "$(sock dmc)" -P "$tmp/dmc.pid" "$plugin" "$(uri up)" \
+"${nbdkit_cmd[@]}" -U "$(sock dmc)" -P "$tmp/dmc.pid" "$plugin" "$(uri up)" \
   connections=4 segment-size=2M
 track_pid dmc "$(cat "$tmp/dmc.pid")"
 qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/src.qcow2" "$(uri dmc)"

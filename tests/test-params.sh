@@ -13,7 +13,7 @@ refused ()
   while [ "$1" != "--" ]; do args+=("$1"); shift; done
   pattern=$2
   set +e
-  out=$(timeout 30 nbdkit -U - "$plugin" "${args[@]}" --run true 2>&1)
+  out=$(timeout 30 "${nbdkit_cmd[@]}" -U - "$plugin" "${args[@]}" --run true 2>&1)
   rc=$?
   set -e
   [ $rc -ne 0 ] || fail "accepted: ${args[*]}"
@@ -26,7 +26,7 @@ refused ()
 accepted ()
 {
   local out
-  out=$(timeout 30 nbdkit -U - "$plugin" "$@" \
+  out=$(timeout 30 "${nbdkit_cmd[@]}" -U - "$plugin" "$@" \
           --run 'nbdinfo --size "$uri"' 2>&1) ||
     fail "refused: $*: $out"
   [ "$(tail -n1 <<<"$out")" = 16777216 ] || fail "wrong size for $*: $out"
