@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stress with verification: 8 client connections doing random,
+# Stress with verification: 8 clients doing random,
 # overlapping reads, writes (some FUA), zeroes, trims and flushes for a
 # bounded time, every read checked against a model (tests/mc-stress.c).
 # The upstream is the wbcache fixture: no multi-conn, a write-back cache
@@ -22,8 +22,15 @@ n=$(log_count_by_connection "$tmp/up.trace" Write | wc -l)
 "$top/tests/log-check.py" ownership "$tmp/up.trace" 65536 4 4
 stop_server up
 
-echo "== filter: 8 clients over 4 contexts of the wbcache plugin"
+# wbcache has no multi-conn, so neither has the filter over it: one
+# client connection, 8 threads on it, fanned out over 4 contexts.
+echo "== filter: 8 threads on one client, 4 contexts of the wbcache plugin"
 start_nbdkit fl --filter="$filter" "$wbcache" size=16M \
   connections=4 segment-size=64K
-timeout $((secs + 60)) "$stress" "$(uri fl)" "$secs" 8
+MC_STRESS_SHARED=1 timeout $((secs + 60)) "$stress" "$(uri fl)" "$secs" 8
 stop_server fl
+
+echo "== filter: 8 clients over 4 contexts of the memory plugin"
+start_nbdkit fm --filter="$filter" memory 16M connections=4 segment-size=64K
+timeout $((secs + 60)) "$stress" "$(uri fm)" "$secs" 8
+stop_server fm
