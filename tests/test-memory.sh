@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Memory stays bounded under a flood of large writes from many clients.
+# multicopy keeps no copy of the data: a request's buffer is nbdkit's,
+# handed to libnbd as it is, and nbdkit reads at most --threads
+# requests per client connection.  So the peak RSS of nbdkit with the
+# plugin must stay under clients x threads x request size (plus a
+# base), and close to that of nbdkit's own nbd plugin under the same
+# flood.  Peak RSS is VmHWM, read at the end of the flood.
+source "$(dirname "$0")/functions.sh"
+[ -z "${MULTICOPY_CHECK:-}" ] || skip "RSS means nothing under $MULTICOPY_CHECK"
+
+clients=4 threads=4 req=$((16 << 20)) per_client=256M
+start_nbdkit up null 1G
+
+# flood NAME: 4 clients at once, each writing 256M in 16M requests with
+# 16 in flight; prints the proxy's peak RSS in MiB.
+flood ()
+{
+  local name=$1 i pids=()
+  for i in $(seq $clients); do
+    nbdcopy --request-size=$req --requests=16 --connections=1 --flush \
+      -- [ nbdkit -s random "$per_client" ] "$(uri "$name")" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || fail "a client of $name failed"; done
+  awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/${server_pid[$name]}/status"
+}
+
+start_nbdkit px --threads=$threads nbd uri="$(uri up)"
+proxy_mib=$(flood px)
+stop_server px
+
+start_nbdkit mc --threads=$threads "$plugin" "$(uri up)" connections=4
+mc_mib=$(flood mc)
+stop_server mc
+
+bound=$(( clients * threads * (req >> 20) + 64 ))
+echo "peak RSS: multicopy ${mc_mib} MiB, nbd plugin ${proxy_mib} MiB," \
+     "bound ${bound} MiB ($clients clients x $threads threads x 16M + 64M)"
+[ "$mc_mib" -le "$bound" ] || fail "multicopy's RSS passed the bound"
+[ "$mc_mib" -le $(( proxy_mib * 5 / 4 + 32 )) ] ||
+  fail "multicopy holds much more memory than the nbd plugin"
