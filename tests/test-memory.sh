@@ -19,7 +19,7 @@ flood ()
   local name=$1 i pids=()
   for i in $(seq $clients); do
     nbdcopy --request-size=$req --requests=16 --connections=1 --flush \
-      -- [ nbdkit -s random "$per_client" ] "$(uri "$name")" &
+      -- [ nbdkit random "$per_client" ] "$(uri "$name")" &
     pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i" || fail "a client of $name failed"; done
