@@ -5,6 +5,7 @@
 # as it stands: it is written by hand from a run of this script.
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -15,25 +16,37 @@ SCENARIOS = {
     "latency": "1. latency-bound: nbdkit memory, noparallel, "
                "delay wdelay=2ms, multi-conn disabled",
     "latency10": "1b. the same with wdelay=10ms (a slower link)",
+    "floor": "1c. the same with no delay: what the destination costs "
+             "besides latency",
     "cpu": "2. CPU-bound: qemu-nbd -e 16 on a qcow2 in /dev/shm",
 }
 CLIENTS = {
     "qemu-img": "qemu-img convert -n -W -m 8",
     "nbdcopy": "nbdcopy --flush",
 }
-STRIPES = ["256K", "1M", "4M", "16M", "64M", "128M"]
+STRIPES = ["256K", "1M", "2M", "4M", "16M", "64M", "128M"]
 
 
 def load():
+    """Every round's times of a configuration together, median of all."""
     data = {}
     for scenario in SCENARIOS:
         for client in CLIENTS:
-            path = os.path.join(results_dir, f"{scenario}-{client}.json")
-            if not os.path.exists(path):
-                continue
-            with open(path) as f:
-                runs = json.load(f)["results"]
-            data[scenario, client] = {r["command"]: r for r in runs}
+            rows = {}
+            round_no = 1
+            while True:
+                path = os.path.join(results_dir,
+                                    f"{scenario}-{client}-r{round_no}.json")
+                if not os.path.exists(path):
+                    break
+                with open(path) as f:
+                    for r in json.load(f)["results"]:
+                        rows.setdefault(r["command"], []).extend(r["times"])
+                round_no += 1
+            if rows:
+                data[scenario, client] = {
+                    name: {"times": times, "median": statistics.median(times)}
+                    for name, times in rows.items()}
     return data
 
 
@@ -54,9 +67,10 @@ def table(rows, direct, proxy):
            "|---|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         t = r["median"]
+        vs_proxy = f"{proxy / t:.2f}" if proxy else "-"
         out.append(f"| {name} | {t:.3f} | {min(r['times']):.3f} | "
                    f"{max(r['times']):.3f} | {direct / t:.2f} | "
-                   f"{proxy / t:.2f} |")
+                   f"{vs_proxy} |")
     return "\n".join(out)
 
 
@@ -97,17 +111,23 @@ def targets(data):
     return "\n".join(out)
 
 
-def plot(data, name, xs, xlabel, key_of):
-    """One line per scenario and client: median time against xs."""
+def plot(data, name, xs, xlabel, key_of, ideal=False):
+    """One line per scenario and client: speed-up over the direct copy
+    (direct median / median) against xs."""
     series = []
     for s in SCENARIOS:
         for c in CLIENTS:
+            direct = median(data, s, c, "direct")
+            if direct is None:
+                continue
             pts = [(i, median(data, s, c, key_of(x))) for i, x in enumerate(xs)]
-            pts = [(i, t) for i, t in pts if t is not None]
+            pts = [(i, direct / t) for i, t in pts if t is not None]
             if pts:
                 series.append((f"{s} {c}", pts))
     if not series:
         return None
+    if ideal:
+        series.append(("N (ideal)", list(enumerate(xs))))
     dat = os.path.join(out_dir, f"{name}.dat")
     with open(dat, "w") as f:
         for title, pts in series:
@@ -119,11 +139,15 @@ def plot(data, name, xs, xlabel, key_of):
     tics = ", ".join(f'"{x}" {i}' for i, x in enumerate(xs))
     plots = ", ".join(f"'{dat}' index {n} with linespoints title '{t}'"
                       for n, (t, _) in enumerate(series))
+    if ideal:
+        n = len(series) - 1
+        plots = plots.replace(f"index {n} with linespoints",
+                              f"index {n} with lines dashtype 2 lc 'gray'")
     script = f"""
 set terminal pngcairo size 900,560
 set output '{png}'
 set xlabel '{xlabel}'
-set ylabel 'median copy time, s (512 MiB source)'
+set ylabel 'speed-up over the direct copy (medians)'
 set xtics ({tics})
 set yrange [0:*]
 set key outside right
@@ -139,7 +163,7 @@ def main():
     data = load()
     conns = plot(data, "bench-connections", [1, 2, 4, 8],
                  "multicopy connections (default stripe)",
-                 lambda x: f"multicopy-c{x}")
+                 lambda x: f"multicopy-c{x}", ideal=True)
     stripes = plot(data, "bench-stripe", STRIPES,
                    "segment-size (connections=4)",
                    lambda x: f"multicopy-c4-s{x}")
@@ -151,7 +175,10 @@ def main():
           "```", machine(), "```", "",
           "Each configuration starts fresh servers (hyperfine --prepare, "
           "not timed), copies the source, and the client's final flush "
-          "is inside the time.  Times are medians.", ""]
+          "is inside the time.  Times are medians over all runs of all "
+          "rounds.  `multicopy-c4` and `multicopy-c4-s4M` are the same "
+          "configuration (4M is the default) measured twice: the gap "
+          "between them shows the noise of the run.", ""]
     md += ["## Targets", "", targets(data), ""]
     for s, title in SCENARIOS.items():
         for c, cmd in CLIENTS.items():
@@ -159,7 +186,8 @@ def main():
             if not rows:
                 continue
             direct = rows["direct"]["median"]
-            proxy = rows["nbd-plugin"]["median"]
+            proxy = rows["nbd-plugin"]["median"] if "nbd-plugin" in rows \
+                else None
             md += [f"## Scenario {title}; client `{cmd}`", "",
                    table(rows, direct, proxy), ""]
     if conns:

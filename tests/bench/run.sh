@@ -6,8 +6,9 @@
 #
 # Environment:
 #   BENCH_MIB      source and destination size in MiB (default 512)
-#   BENCH_RUNS     timed runs per configuration (default 5)
-#   BENCH_ONLY     the scenarios to run (default "latency latency10 cpu")
+#   BENCH_ROUNDS   rounds over all configurations (default 2)
+#   BENCH_RUNS     timed runs per configuration and round (default 3)
+#   BENCH_ONLY     the scenarios to run (default "latency latency10 floor cpu")
 #   BENCH_CLIENTS  "qemu-img nbdcopy" (default) or one of them
 #   BENCH_OUT      where results go (default docs/)
 set -euo pipefail
@@ -17,8 +18,9 @@ export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
 export LC_ALL=C
 
 mib=${BENCH_MIB:-512}
-runs=${BENCH_RUNS:-5}
-scenarios=${BENCH_ONLY:-latency latency10 cpu}
+rounds=${BENCH_ROUNDS:-2}
+runs=${BENCH_RUNS:-3}
+scenarios=${BENCH_ONLY:-latency latency10 floor cpu}
 clients=${BENCH_CLIENTS:-qemu-img nbdcopy}
 out=${BENCH_OUT:-$top/docs}
 servers=$top/tests/bench/servers.sh
@@ -42,7 +44,7 @@ mkdir -p "$results"
   echo "libnbd: $(nbdcopy --version | sed -n 's/^libnbd //p' | head -1)"
   echo "qemu: $(qemu-img --version | head -1)"
   echo "size: $mib MiB"
-  echo "runs: $runs"
+  echo "runs: $rounds rounds x $runs runs per configuration"
 } > "$results/machine.txt"
 
 echo "bench: making a ${mib} MiB source (60% data, 40% holes)"
@@ -72,7 +74,7 @@ scaling=(
   "filter-c4 filter 4 -"
 )
 stripes=()
-for seg in 256K 1M 4M 16M 64M 128M; do
+for seg in 256K 1M 2M 4M 16M 64M 128M; do
   stripes+=("multicopy-c4-s$seg multicopy 4 $seg")
 done
 
@@ -96,9 +98,12 @@ for scenario in $scenarios; do
     echo "bench: scenario $scenario, client $client"
     verify "$scenario" "$client"
     # The slow link only shows scaling: its stripe sweep would take
-    # long and say what the 2ms one says.
-    configs=("${scaling[@]}")
-    [ "$scenario" = latency10 ] || configs+=("${stripes[@]}")
+    # long and say what the 2ms one says.  The floor is a reference.
+    case $scenario in
+      latency10) configs=("${scaling[@]}") ;;
+      floor) configs=("${scaling[0]}" "${scaling[4]}" "${scaling[5]}") ;;
+      *) configs=("${scaling[@]}" "${stripes[@]}") ;;
+    esac
     args=()
     for c in "${configs[@]}"; do
       read -r name route conns seg <<<"$c"
@@ -107,9 +112,15 @@ for scenario in $scenarios; do
              --prepare "$servers start $scenario $route $conns $seg"
              "$(client_cmd "$client")")
     done
-    hyperfine --style basic -w 1 -r "$runs" \
-      --cleanup "$servers stop" \
-      --export-json "$results/$scenario-$client.json" "${args[@]}"
+    # hyperfine times one configuration's runs back to back; rounds
+    # interleave the configurations, so that a slow minute of this
+    # (shared, noisy) machine does not land on one of them only.  The
+    # source is in /dev/shm, so no warm-up run is needed.
+    for round in $(seq "$rounds"); do
+      hyperfine --style basic -r "$runs" \
+        --cleanup "$servers stop" \
+        --export-json "$results/$scenario-$client-r$round.json" "${args[@]}"
+    done
   done
 done
 

@@ -9,6 +9,8 @@
 # SCENARIO: latency  nbdkit memory, one request at a time per
 #                    connection, 2ms per write/zero/trim, no multi-conn
 #           latency10  the same with 10ms, a slow remote link
+#           floor    the same with no delay: what the destination costs
+#                    besides latency (on this kind of VM, page faults)
 #           cpu      qemu-nbd -e 16 writing a qcow2 in /dev/shm
 # ROUTE:    direct | nbd (nbdkit's nbd plugin as a plain proxy) |
 #           multicopy | filter (multicopy filter over the nbd plugin)
@@ -60,9 +62,10 @@ start ()
 
   stop
   case $scenario in
-    latency|latency10)
+    latency|latency10|floor)
       local delay=2ms
       [ "$scenario" = latency10 ] && delay=10ms
+      [ "$scenario" = floor ] && delay=0
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
         --filter=multi-conn --filter=noparallel --filter=delay \
         memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" ;;
