@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Upstream errors reach the client with the upstream's errno, each kind
 # of request and flush; random errors during a copy make the copy fail
-# rather than hang or succeed.  (Lost connections: test-reconnect.)
+# rather than hang or succeed; a slow upstream gets a good copy.
+# (Lost connections: test-reconnect.)
 source "$(dirname "$0")/functions.sh"
 
 echo "== errno passes through"
@@ -67,3 +68,17 @@ for op in pread pwrite zero; do
   stop_server mc
   stop_server up
 done
+
+echo "== a slow upstream: every request and flush slow, the copy is good"
+# wbcache keeps writes per connection until a flush: a fresh connection
+# straight to it sees only what multicopy really flushed.
+start_nbdkit up --filter=delay "$wbcache" size=32M flush-delay=300 \
+  rdelay=20ms wdelay=20ms
+start_multicopy mc up connections=4 segment-size=1M
+make_source "$tmp/slow.qcow2" 32
+timeout 120 qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/slow.qcow2" \
+  "$(uri mc)" || fail "the copy into the slow upstream failed or hung"
+stop_server mc
+qemu-img compare -q -f qcow2 -F raw "$tmp/slow.qcow2" "$(uri up)" ||
+  fail "the slow upstream does not hold the copy"
+echo "slow upstream: the copy is durable and identical"
