@@ -18,23 +18,27 @@ wbcache=$top/tests/fixtures/nbdkit-wbcache-plugin.so
 tmp=$(mktemp -d /tmp/mc-test.XXXXXX)
 
 # make check-asan, check-valgrind, check-tsan: every nbdkit the tests
-# start runs under the checker, which writes its reports to
-# $tmp/checker.*; any report fails the test.
+# start with the plugin or the filter runs under the checker, which
+# writes its reports to $tmp/checker.*; any report fails the test.
 nbdkit_cmd=(nbdkit)
 case ${MULTICOPY_CHECK:-} in
   "") ;;
   asan)
-    nbdkit_cmd=(env LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
-      ASAN_OPTIONS="detect_leaks=1:log_path=$tmp/checker"
+    # Leaks are valgrind's job (check-valgrind): LeakSanitizer's exit
+    # check makes nbdkit 1.32 deadlock in exit too often to be useful.
+    nbdkit_cmd=(env
+      LD_PRELOAD="$(gcc -print-file-name=libasan.so):$top/tests/fixtures/nodlclose.so"
+      ASAN_OPTIONS="detect_leaks=0:log_path=$tmp/checker"
       UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/checker"
-      LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
       nbdkit) ;;
   tsan)
-    nbdkit_cmd=(env LD_PRELOAD="$(gcc -print-file-name=libtsan.so)"
+    nbdkit_cmd=(env
+      LD_PRELOAD="$(gcc -print-file-name=libtsan.so):$top/tests/fixtures/nodlclose.so"
       TSAN_OPTIONS="log_path=$tmp/checker:suppressions=$top/tests/tsan.supp"
       nbdkit) ;;
   valgrind)
-    nbdkit_cmd=(valgrind --quiet --log-file="$tmp/checker.%p"
+    nbdkit_cmd=(env LD_PRELOAD="$top/tests/fixtures/nodlclose.so"
+      valgrind --quiet --log-file="$tmp/checker.%p"
       --leak-check=full --show-leak-kinds=definite
       --errors-for-leak-kinds=definite
       --suppressions="$top/tests/valgrind.supp" nbdkit) ;;
@@ -110,13 +114,50 @@ stop_server ()
   local name=$1 pid=${server_pid[$1]:-} i
   [ -n "$pid" ] || return 0
   unset "server_pid[$name]"
+  [ -z "${MULTICOPY_CHECK:-}" ] || wait_closed "$name"
   kill "$pid" 2>/dev/null || return 0
   for i in $(seq 300); do
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    if [ "$i" -eq 50 ] && checker_exit_deadlock "$pid"; then
+      kill -9 "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      return 0
+    fi
     sleep 0.1
   done
   kill -9 "$pid" 2>/dev/null || true
   fail "$name did not exit within 30s of SIGTERM"
+}
+
+# nbdkit 1.32 exits on SIGTERM without closing the connections still
+# being torn down, and so without calling .close: a checker would see
+# their handles as leaked.  Give the last client's teardown (as the
+# -v log shows it) up to 10s first.
+wait_closed ()
+{
+  local log=$tmp/$1.log i opened closed
+  for i in $(seq 100); do
+    opened=$(grep -cE 'debug: [a-z-]+: open readonly=' "$log" 2>/dev/null) || true
+    closed=$(grep -cE 'debug: [a-z-]+: close$' "$log" 2>/dev/null) || true
+    [ "${opened:-0}" -le "${closed:-0}" ] && return 0
+    sleep 0.1
+  done
+}
+
+# Under a preloaded sanitizer runtime, nbdkit 1.32 sometimes deadlocks
+# in exit: p11-kit's destructor calls freelocale, whose lock nobody
+# left will release.  Nothing of ours runs then (the plugin is cleaned
+# up and unloaded), so that one hang is not a failure; any other is.
+checker_exit_deadlock ()
+{
+  [ -n "${MULTICOPY_CHECK:-}" ] || return 1
+  if gdb -p "$1" -batch -ex 'thread apply all bt' 2>/dev/null |
+       grep -q '__freelocale'; then
+    echo "note: $MULTICOPY_CHECK: pid $1 deadlocked in exit (p11-kit" \
+         "freelocale); killed"
+    return 0
+  fi
+  return 1
 }
 
 # start_nbdkit NAME ARGS...: nbdkit in the foreground on $tmp/NAME.sock.
@@ -124,8 +165,11 @@ start_nbdkit ()
 {
   local name=$1
   shift
+  local cmd=(nbdkit)
+  # The checkers watch our code: nbdkit processes that load it.
+  [[ "$*" == *nbdkit-multicopy-* ]] && cmd=("${nbdkit_cmd[@]}")
   start_server "$name" "$(sock "$name")" \
-    "${nbdkit_cmd[@]}" -f -v -U "$(sock "$name")" "$@"
+    "${cmd[@]}" -f -v -U "$(sock "$name")" "$@"
 }
 
 # start_multicopy NAME UPSTREAM-NAME PARAMS...: the plugin in front of

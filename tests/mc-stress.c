@@ -323,6 +323,12 @@ main (int argc, char *argv[])
   if (!atomic_load (&failed) && argc == 5 && !verify_all (argv[4], false))
     atomic_store (&failed, true);
 
+  for (i = 0; i < nblocks; ++i)
+    pthread_mutex_destroy (&locks[i]);
+  free (locks);
+  free (version);
+  free (tids);
+
   printf ("mc-stress: %u threads on %s, %.0f s:", threads,
           shared ? "one connection" : "a connection each", seconds);
   for (i = 0; i < NR_OPS; ++i)

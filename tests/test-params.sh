@@ -94,7 +94,7 @@ accepted hostname=127.0.0.1 port="$port" connections=2
 accepted "nbd://127.0.0.1:$port" connections=2
 
 # --help lists every key the man page documents, and the reverse.
-help=$(nbdkit "$plugin" --help)
+help=$("${nbdkit_cmd[@]}" "$plugin" --help)
 keys_help=$(grep -oE '^\[?[a-z-]+\]?=' <<<"$help" | tr -d '[]=' | sort -u)
 keys_man=$(grep -oE '^=item B<[a-z-]+=' "$top/nbdkit-multicopy.pod" |
              sed 's/=item B<//; s/=$//' | sort -u)

@@ -51,7 +51,7 @@ echo "refused: $(grep -i 'cannot connect' <<<"$out" | head -1)"
 stop_server up
 
 echo "== --dump-plugin says nothing secret"
-dump=$(nbdkit "$plugin" --dump-plugin)
+dump=$("${nbdkit_cmd[@]}" "$plugin" --dump-plugin)
 ! grep -qi "$key" <<<"$dump" || fail "--dump-plugin shows the key"
 grep -q '^name=multicopy' <<<"$dump" || fail "--dump-plugin: $dump"
 
@@ -75,7 +75,7 @@ cp "$tmp/pki-server/ca-cert.pem" "$tmp/pki-client/"
 # Over TCP to localhost: libnbd checks the server's certificate against
 # the host name, and does not verify it at all over a Unix socket.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_server up "$tmp/up.pid" "${nbdkit_cmd[@]}" -f -P "$tmp/up.pid" \
+start_server up "$tmp/up.pid" nbdkit -f -P "$tmp/up.pid" \
   -i 127.0.0.1 -p "$port" --tls=require \
   --tls-certificates="$tmp/pki-server" memory 32M
 start_nbdkit mc "$plugin" hostname=localhost port="$port" tls=require \
