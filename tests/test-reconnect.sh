@@ -17,22 +17,29 @@ start_relay ()
 }
 export MC=$(uri mc) CUT=$(sock proxy).cut REFUSE=$(sock proxy).refuse
 
-echo "== A. a cut connection comes back; flushed data intact"
-start_nbdkit up memory 16M
-start_relay
-start_multicopy mc proxy connections=4 segment-size=64K
-export PROXY_PID=${server_pid[proxy]}
-timeout 60 nbdsh -c '
-import os, signal, time
+# Each section's client starts so: 8 stripes of random data written
+# through multicopy, and cut(N) drops the relay's connection N.
+prelude='
+import errno, os, signal, time
 seg = 65536
 h.connect_uri(os.environ["MC"])
 data = [os.urandom(seg) for i in range(8)]
 for i in range(8):
     h.pwrite(data[i], i * seg)
+def cut(n):
+    open(os.environ["CUT"], "w").write(f"{n}\n")
+    os.kill(int(os.environ["PROXY_PID"]), signal.SIGUSR1)
+    time.sleep(0.2)
+'
+
+echo "== A. a cut connection comes back; flushed data intact"
+start_nbdkit up memory 16M
+start_relay
+start_multicopy mc proxy connections=4 segment-size=64K
+export PROXY_PID=${server_pid[proxy]}
+timeout 60 nbdsh -c "$prelude" -c '
 h.flush()
-open(os.environ["CUT"], "w").write("1\n")
-os.kill(int(os.environ["PROXY_PID"]), signal.SIGUSR1)
-time.sleep(0.2)
+cut(1)
 for i in range(8):
     assert h.pread(seg, i * seg) == data[i], f"stripe {i} differs after the cut"
 # New writes on every stripe, the lost one included, then a good flush.
@@ -54,17 +61,9 @@ start_nbdkit up "$wbcache" size=16M
 start_relay
 start_multicopy mc proxy connections=4 segment-size=64K
 export PROXY_PID=${server_pid[proxy]}
-timeout 60 nbdsh -c '
-import errno, os, signal, time
-seg = 65536
-h.connect_uri(os.environ["MC"])
-data = [os.urandom(seg) for i in range(8)]
-for i in range(8):
-    h.pwrite(data[i], i * seg)
+timeout 60 nbdsh -c "$prelude" -c '
 # No flush: the wbcache upstream drops what connection 1 held.
-open(os.environ["CUT"], "w").write("1\n")
-os.kill(int(os.environ["PROXY_PID"]), signal.SIGUSR1)
-time.sleep(0.2)
+cut(1)
 lost = [i for i in range(8) if h.pread(seg, i * seg) != data[i]]
 # One connection of four owns stripes k and k+4.
 assert len(lost) == 2 and lost[1] == lost[0] + 4, f"lost upstream: {lost}"
@@ -88,18 +87,10 @@ start_nbdkit up memory 16M
 start_relay
 start_multicopy mc proxy connections=4 segment-size=64K retry=1
 export PROXY_PID=${server_pid[proxy]}
-timeout 90 nbdsh -c '
-import errno, os, signal, time
-seg = 65536
-h.connect_uri(os.environ["MC"])
-data = [os.urandom(seg) for i in range(8)]
-for i in range(8):
-    h.pwrite(data[i], i * seg)
+timeout 90 nbdsh -c "$prelude" -c '
 h.flush()
 open(os.environ["REFUSE"], "w").close()
-open(os.environ["CUT"], "w").write("2\n")
-os.kill(int(os.environ["PROXY_PID"]), signal.SIGUSR1)
-time.sleep(0.2)
+cut(2)
 
 failed = []
 for i in range(8):
