@@ -160,6 +160,33 @@ checker_exit_deadlock ()
   return 1
 }
 
+# nbdkit_to_end ARGS...: run nbdkit ARGS (under the checker, if any)
+# until it exits, at most 30s; its output on stdout.  Returns its exit
+# status, 124 if it hung, or 125 if it was stopped in the checker's
+# known exit deadlock (its status is then unknown, its output whole).
+nbdkit_to_end ()
+{
+  local out=$tmp/to-end.out pid i rc
+  "${nbdkit_cmd[@]}" "$@" >"$out" 2>&1 &
+  pid=$!
+  for i in $(seq 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rc=0; wait "$pid" || rc=$?
+      cat "$out"
+      return $rc
+    fi
+    if [ "$i" -eq 50 ] && checker_exit_deadlock "$pid" >&2; then
+      kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+      cat "$out"
+      return 125
+    fi
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  cat "$out"
+  return 124
+}
+
 # start_nbdkit NAME ARGS...: nbdkit in the foreground on $tmp/NAME.sock.
 start_nbdkit ()
 {

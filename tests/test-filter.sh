@@ -90,7 +90,7 @@ refused ()
   local pattern=$1 out rc
   shift
   set +e
-  out=$(timeout 30 "${nbdkit_cmd[@]}" -U - "$@" --run 'nbdinfo "$uri"' 2>&1)
+  out=$(nbdkit_to_end -U - "$@" --run 'nbdinfo "$uri"')
   rc=$?
   set -e
   [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "not refused (rc $rc): $*"

@@ -40,9 +40,9 @@ stop_server mc
 
 echo "== a wrong key is refused before nbdkit serves"
 psktool -u alice -p "$tmp/wrong.psk" >/dev/null
-out=$(timeout 30 "${nbdkit_cmd[@]}" -U - "$plugin" socket="$(sock up)" \
+out=$(nbdkit_to_end -U - "$plugin" socket="$(sock up)" \
         tls=require tls-username=alice tls-psk="$tmp/wrong.psk" \
-        connect-timeout=5 --run true 2>&1) &&
+        connect-timeout=5 --run true) &&
   fail "nbdkit started with a wrong key"
 grep -qi 'cannot connect to the upstream' <<<"$out" || fail "unclear: $out"
 ! grep -qi "$(cut -d: -f2 "$tmp/wrong.psk")" <<<"$out" ||
@@ -93,9 +93,9 @@ mkdir -p "$tmp/pki-other"
   certtool --generate-self-signed --load-privkey ca-key.pem \
     --template ca.info --outfile ca-cert.pem 2>/dev/null
   rm ca-key.pem ca.info )
-out=$(timeout 30 "${nbdkit_cmd[@]}" -U - "$plugin" \
+out=$(nbdkit_to_end -U - "$plugin" \
         "nbds://localhost:$port/?tls-certificates=$tmp/pki-other" \
-        connect-timeout=5 --run true 2>&1) &&
+        connect-timeout=5 --run true) &&
   fail "nbdkit trusted a certificate from an unknown CA"
 grep -qi 'cannot connect to the upstream' <<<"$out" || fail "unclear: $out"
 echo "refused: $(grep -i 'cannot connect' <<<"$out" | head -1)"
