@@ -150,13 +150,18 @@ wait_closed ()
 # up and unloaded), so that one hang is not a failure; any other is.
 checker_exit_deadlock ()
 {
+  local p
   [ -n "${MULTICOPY_CHECK:-}" ] || return 1
-  if gdb -p "$1" -batch -ex 'thread apply all bt' 2>/dev/null |
-       grep -q '__freelocale'; then
-    echo "note: $MULTICOPY_CHECK: pid $1 deadlocked in exit (p11-kit" \
-         "freelocale); killed"
-    return 0
-  fi
+  # With --run or -P the server is a child of the process we started.
+  for p in "$1" $(pgrep -P "$1"); do
+    if gdb -p "$p" -batch -ex 'thread apply all bt' 2>/dev/null |
+         grep -q '__freelocale'; then
+      echo "note: $MULTICOPY_CHECK: pid $p deadlocked in exit (p11-kit" \
+           "freelocale); killed"
+      kill -9 "$p" 2>/dev/null
+      return 0
+    fi
+  done
   return 1
 }
 
