@@ -56,17 +56,15 @@ request_wait (struct request *r)
   return err;
 }
 
+bool
+connection_lost (int err)
+{
+  return err == ENOTCONN || err == ECONNRESET || err == ECONNABORTED ||
+    err == EPIPE;
+}
+
 int
 upstream_errno (int err)
 {
-  switch (err) {
-  case 0:
-  case ENOTCONN:
-  case ECONNRESET:
-  case ECONNABORTED:
-  case EPIPE:
-    return EIO;
-  default:
-    return err;
-  }
+  return err == 0 || connection_lost (err) ? EIO : err;
 }

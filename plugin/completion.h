@@ -11,6 +11,7 @@
 #define MULTICOPY_COMPLETION_H
 
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 
 #include <libnbd.h>
@@ -53,5 +54,10 @@ extern int request_wait (struct request *r);
  * connection is an I/O error, anything the server said passes through.
  */
 extern int upstream_errno (int err);
+
+/* Whether err is how libnbd fails commands on a connection that was
+ * lost (in flight on it, or issued after).
+ */
+extern bool connection_lost (int err);
 
 #endif /* MULTICOPY_COMPLETION_H */

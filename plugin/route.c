@@ -103,16 +103,6 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
   return request_wait (&req);
 }
 
-/* The errors of a lost connection, as libnbd reports them to the
- * commands that were in flight on it or issued after.
- */
-static bool
-connection_lost (int err)
-{
-  return err == ENOTCONN || err == ECONNRESET || err == ECONNABORTED ||
-    err == EPIPE || err == ESHUTDOWN;
-}
-
 /* Whether connection u lost the handle of generation gen. */
 static bool
 lost_since (struct upstream *u, unsigned gen)
@@ -146,7 +136,9 @@ may_retry (int err, uint64_t used, const unsigned *gens)
     for (i = 0; i < pool.nr; ++i)
       if ((used >> i & 1) && lost_since (&pool.conn[i], gens[i]))
         lost |= UINT64_C (1) << i;
-    if (lost || !connection_lost (err) || waited >= 2000)
+    /* ESHUTDOWN: the server said it is going away. */
+    if (lost || !(connection_lost (err) || err == ESHUTDOWN) ||
+        waited >= 2000)
       break;
     nanosleep (&tick, NULL);
   }
