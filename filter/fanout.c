@@ -1,14 +1,17 @@
 /* nbdkit-multicopy filter: where a request is split and each piece is
- * sent to the context that owns its stripe; and the flush fan-out.
+ * sent to the pool context that owns its stripe; and the flush
+ * fan-out.
  *
  * Pieces of one request go in turn, on the request's own thread:
  * nbdkit already runs many requests at once, and a request rarely
  * spans more than two stripes.  Flush is the exception: it must reach
- * every context, so it runs on all of them at once.
+ * every context, so under the parallel model it runs on all of them at
+ * once.  A piece holds at most one context lock at a time.
  */
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,11 +19,12 @@
 #include <nbdkit-filter.h>
 
 #include "fanout.h"
+#include "pool.h"
 #include "stripe.h"
 
 static int
-call (nbdkit_next *c, enum fanout_op op, void *buf,
-      const struct stripe_piece *p, uint32_t flags, int *err)
+call_unlocked (nbdkit_next *c, enum fanout_op op, void *buf,
+               const struct stripe_piece *p, uint32_t flags, int *err)
 {
   switch (op) {
   case FANOUT_READ:
@@ -37,25 +41,42 @@ call (nbdkit_next *c, enum fanout_op op, void *buf,
   abort ();
 }
 
+static int
+call (enum fanout_op op, void *buf, const struct stripe_piece *p,
+      uint32_t flags, int *err)
+{
+  int r;
+
+  pool_ctx_lock (p->owner);
+  r = call_unlocked (pool.ctx[p->owner], op, buf, p, flags, err);
+  pool_ctx_unlock (p->owner);
+  /* Read before writing: most pieces find the flag already set. */
+  if (r == 0 && op != FANOUT_READ && op != FANOUT_CACHE &&
+      !atomic_load_explicit (&pool.dirty[p->owner], memory_order_relaxed))
+    atomic_store (&pool.dirty[p->owner], true);
+  return r;
+}
+
 int
-fanout_request (struct contexts *cs, enum fanout_op op, void *buf,
-                uint32_t count, uint64_t offset, uint32_t flags, int *err)
+fanout_request (enum fanout_op op, void *buf, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
 {
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
 
-  while (stripe_next_piece (&cs->map, &off, &remaining, cs->max_piece, &p)) {
+  while (stripe_next_piece (&pool.map, &off, &remaining, pool.max_piece,
+                            &p)) {
     void *pbuf = buf ? (char *) buf + (p.offset - offset) : NULL;
 
-    if (call (cs->ctx[p.owner], op, pbuf, &p, flags, err) == -1)
+    if (call (op, pbuf, &p, flags, err) == -1)
       return -1;
   }
   return 0;
 }
 
 int
-fanout_extents (struct contexts *cs, uint32_t count, uint64_t offset,
-                uint32_t flags, struct nbdkit_extents *extents, int *err)
+fanout_extents (uint32_t count, uint64_t offset, uint32_t flags,
+                struct nbdkit_extents *extents, int *err)
 {
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
@@ -64,7 +85,7 @@ fanout_extents (struct contexts *cs, uint32_t count, uint64_t offset,
   size_t i, n;
   int r = -1;
 
-  if (!stripe_next_piece (&cs->map, &off, &remaining, 0, &p)) {
+  if (!stripe_next_piece (&pool.map, &off, &remaining, 0, &p)) {
     *err = EINVAL;              /* nbdkit never asks for 0 bytes */
     return -1;
   }
@@ -76,9 +97,13 @@ fanout_extents (struct contexts *cs, uint32_t count, uint64_t offset,
     *err = errno;
     return -1;
   }
-  c = cs->ctx[p.owner];
-  if (c->extents (c, p.count, p.offset, flags, mine, err) == -1)
+  c = pool.ctx[p.owner];
+  pool_ctx_lock (p.owner);
+  r = c->extents (c, p.count, p.offset, flags, mine, err);
+  pool_ctx_unlock (p.owner);
+  if (r == -1)
     goto out;
+  r = -1;
   n = nbdkit_extents_count (mine);
   for (i = 0; i < n; ++i) {
     struct nbdkit_extent e = nbdkit_get_extent (mine, i);
@@ -94,12 +119,13 @@ fanout_extents (struct contexts *cs, uint32_t count, uint64_t offset,
 }
 
 struct flush_job {
-  nbdkit_next *ctx;
+  unsigned i;
   uint32_t flags;
   int r;
   int err;
   pthread_t thread;
   bool threaded;
+  bool skip;                    /* clean, and only dirty ones wanted */
 };
 
 static void *
@@ -107,32 +133,44 @@ flush_one (void *vp)
 {
   struct flush_job *job = vp;
 
-  job->r = job->ctx->flush (job->ctx, job->flags, &job->err);
+  nbdkit_next *c = pool.ctx[job->i];
+
+  /* Cleared first: a write acknowledged while the flush runs sets it
+   * again, and a failed flush leaves it set.
+   */
+  atomic_store (&pool.dirty[job->i], false);
+  pool_ctx_lock (job->i);
+  job->r = c->flush (c, job->flags, &job->err);
+  pool_ctx_unlock (job->i);
+  if (job->r == -1)
+    atomic_store (&pool.dirty[job->i], true);
   return NULL;
 }
 
 int
-fanout_flush (struct contexts *cs, uint32_t flags, bool parallel, int *err)
+fanout_flush (uint32_t flags, bool only_dirty, int *err)
 {
   struct flush_job jobs[MULTICOPY_CONNECTIONS_MAX];
+  bool parallel = !pool.lock_each;
   unsigned i;
   int r = 0;
 
-  for (i = 0; i < cs->nr; ++i) {
-    jobs[i] = (struct flush_job) { .ctx = cs->ctx[i], .flags = flags };
+  for (i = 0; i < pool.nr; ++i) {
+    jobs[i] = (struct flush_job) { .i = i, .flags = flags };
+    jobs[i].skip = only_dirty && !atomic_load (&pool.dirty[i]);
     /* Context 0 is flushed by this thread, after starting the others. */
-    if (parallel && i > 0 &&
+    if (parallel && i > 0 && !jobs[i].skip &&
         pthread_create (&jobs[i].thread, NULL, flush_one, &jobs[i]) == 0)
       jobs[i].threaded = true;
   }
-  for (i = 0; i < cs->nr; ++i) {
+  for (i = 0; i < pool.nr; ++i) {
     if (jobs[i].threaded)
       pthread_join (jobs[i].thread, NULL);
-    else
+    else if (!jobs[i].skip)
       flush_one (&jobs[i]);
   }
   /* Every context has been flushed; report the first failure. */
-  for (i = 0; i < cs->nr; ++i) {
+  for (i = 0; i < pool.nr; ++i) {
     if (jobs[i].r == -1 && r == 0) {
       *err = jobs[i].err ? jobs[i].err : EIO;
       r = -1;

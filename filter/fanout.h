@@ -8,7 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "contexts.h"
+#include <nbdkit-filter.h>
+
 
 enum fanout_op { FANOUT_READ, FANOUT_WRITE, FANOUT_ZERO, FANOUT_TRIM,
                  FANOUT_CACHE };
@@ -17,19 +18,17 @@ enum fanout_op { FANOUT_READ, FANOUT_WRITE, FANOUT_ZERO, FANOUT_TRIM,
  * call each owner in turn with the same flags.  buf is NULL for
  * commands without payload.
  */
-extern int fanout_request (struct contexts *cs, enum fanout_op op, void *buf,
-                           uint32_t count, uint64_t offset, uint32_t flags,
-                           int *err);
+extern int fanout_request (enum fanout_op op, void *buf, uint32_t count,
+                           uint64_t offset, uint32_t flags, int *err);
 
 /* Extents from the owner of offset, clipped at the end of its stripe. */
-extern int fanout_extents (struct contexts *cs, uint32_t count,
-                           uint64_t offset, uint32_t flags,
+extern int fanout_extents (uint32_t count, uint64_t offset, uint32_t flags,
                            struct nbdkit_extents *extents, int *err);
 
-/* Flush every context; in parallel threads when the thread model lets
- * us call contexts from threads of our own (parallel), else in turn.
+/* Flush every context (only_dirty: every one holding writes not yet
+ * flushed).  In parallel threads when the thread model lets us call
+ * contexts from threads of our own, else in turn.
  */
-extern int fanout_flush (struct contexts *cs, uint32_t flags, bool parallel,
-                         int *err);
+extern int fanout_flush (uint32_t flags, bool only_dirty, int *err);
 
 #endif /* MULTICOPY_FANOUT_H */

@@ -2,8 +2,9 @@
  *
  * The same segment ownership as the plugin, over N backend contexts of
  * whatever plugin is below: stripe i always goes to context i mod N.
- * Each client connection has its own N contexts; over nbdkit's nbd
- * plugin every context is its own upstream connection.
+ * One pool of N contexts serves every client connection (pool.c), so
+ * that clients see each other's writes whatever the plugin is; over
+ * nbdkit's nbd plugin every context is its own upstream connection.
  */
 
 #include <stdbool.h>
@@ -13,16 +14,14 @@
 
 #include <nbdkit-filter.h>
 
-#include "contexts.h"
 #include "fanout.h"
 #include "params.h"
+#include "pool.h"
 
 static unsigned connections = MULTICOPY_CONNECTIONS_DEFAULT;
 static uint64_t segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
-static bool parallel;           /* the final thread model is parallel */
 
 struct handle {
-  struct contexts cs;
   bool readonly;
 };
 
@@ -47,14 +46,16 @@ multicopy_get_ready (int thread_model)
       connections > 1) {
     nbdkit_error ("multicopy: the plugin's thread model is "
                   "serialize_connections, which allows one open handle at "
-                  "a time, and connections=%u needs that many per client "
-                  "connection", connections);
+                  "a time, and connections=%u needs that many",
+                  connections);
     return -1;
   }
   /* Calling contexts from our own threads bypasses nbdkit's locks, so
-   * flush fans out in parallel only when nothing needs locking.
+   * flush fans out in parallel only when nothing needs locking.  Below
+   * parallel, nbdkit's per-connection locks do not keep two clients
+   * apart in one shared context: the pool locks each context.
    */
-  parallel = thread_model == NBDKIT_THREAD_MODEL_PARALLEL;
+  pool_set_locking (thread_model != NBDKIT_THREAD_MODEL_PARALLEL);
   return 0;
 }
 
@@ -64,15 +65,16 @@ multicopy_open (nbdkit_next_open *next, nbdkit_context *nxdata,
 {
   struct handle *h;
 
-  if (next (nxdata, readonly, exportname) == -1)
-    return NULL;
+  /* No next (): a context of its own per client would be an idle
+   * upstream connection.  Requests go to the pool's contexts.
+   */
   h = calloc (1, sizeof *h);
   if (h == NULL) {
     nbdkit_error ("calloc: %m");
     return NULL;
   }
   h->readonly = readonly;
-  if (contexts_open (&h->cs, nxdata, connections, readonly, exportname)
+  if (pool_join (nxdata, connections, segment_size, readonly, exportname)
       == -1) {
     free (h);
     return NULL;
@@ -80,37 +82,32 @@ multicopy_open (nbdkit_next_open *next, nbdkit_context *nxdata,
   return h;
 }
 
-static int
-multicopy_prepare (nbdkit_next *next, void *handle, int readonly)
-{
-  struct handle *h = handle;
-
-  return contexts_prepare (&h->cs, next, segment_size);
-}
-
-static int
-multicopy_finalize (nbdkit_next *next, void *handle)
-{
-  struct handle *h = handle;
-
-  return contexts_finalize (&h->cs);
-}
-
 static void
 multicopy_close (void *handle)
 {
-  struct handle *h = handle;
-
-  contexts_close (&h->cs);
-  free (h);
+  pool_leave ();
+  free (handle);
 }
 
 static int64_t
 multicopy_get_size (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
+  return pool.size;
+}
 
-  return h->cs.size;
+/* Without next () in .open, nothing may fall through to a context of
+ * this connection: every callback that would is here.
+ */
+static const char *
+multicopy_export_description (nbdkit_next *next, void *handle)
+{
+  nbdkit_next *c = pool.ctx[0];
+  const char *r;
+
+  pool_ctx_lock (0);
+  r = c->export_description (c);
+  pool_ctx_unlock (0);
+  return r;
 }
 
 static int
@@ -118,11 +115,9 @@ multicopy_block_size (nbdkit_next *next, void *handle,
                       uint32_t *minimum, uint32_t *preferred,
                       uint32_t *maximum)
 {
-  struct handle *h = handle;
-
-  *minimum = h->cs.block_min;
-  *preferred = h->cs.block_pref;
-  *maximum = h->cs.block_max;
+  *minimum = pool.block_min;
+  *preferred = pool.block_pref;
+  *maximum = pool.block_max;
   return 0;
 }
 
@@ -131,55 +126,43 @@ multicopy_can_write (nbdkit_next *next, void *handle)
 {
   struct handle *h = handle;
 
-  return h->readonly ? 0 : h->cs.can_write;
+  return h->readonly ? 0 : pool.can_write;
 }
 
 static int
 multicopy_can_flush (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_flush;
+  return pool.can_flush;
 }
 
 static int
 multicopy_is_rotational (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.is_rotational;
+  return pool.is_rotational;
 }
 
 static int
 multicopy_can_trim (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_trim;
+  return pool.can_trim;
 }
 
 static int
 multicopy_can_zero (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_zero;
+  return pool.can_zero;
 }
 
 static int
 multicopy_can_fast_zero (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_fast_zero;
+  return pool.can_fast_zero;
 }
 
 static int
 multicopy_can_extents (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_extents;
+  return pool.can_extents;
 }
 
 /* FUA goes with every piece to its owner, which honours it natively or
@@ -188,46 +171,37 @@ multicopy_can_extents (nbdkit_next *next, void *handle)
 static int
 multicopy_can_fua (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_fua > NBDKIT_FUA_NONE ? NBDKIT_FUA_NATIVE : NBDKIT_FUA_NONE;
+  return pool.can_fua > NBDKIT_FUA_NONE ? NBDKIT_FUA_NATIVE : NBDKIT_FUA_NONE;
 }
 
-/* Another client connection has contexts of its own, so what it writes
- * is only seen here if the plugin is coherent across its handles.
+/* Every client goes through the same contexts, each byte through one
+ * of them, and a flush reaches them all: what one client has written
+ * is seen by every other, and a flush on any makes it durable.
  */
 static int
 multicopy_can_multi_conn (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_multi_conn;
+  return 1;
 }
 
 static int
 multicopy_can_cache (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->cs.can_cache;
+  return pool.can_cache;
 }
 
 static int
 multicopy_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  struct handle *h = handle;
-
-  return fanout_request (&h->cs, FANOUT_READ, buf, count, offset, flags, err);
+  return fanout_request (FANOUT_READ, buf, count, offset, flags, err);
 }
 
 static int
 multicopy_pwrite (nbdkit_next *next, void *handle, const void *buf,
                   uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
-  struct handle *h = handle;
-
-  return fanout_request (&h->cs, FANOUT_WRITE, (void *) buf, count, offset,
+  return fanout_request (FANOUT_WRITE, (void *) buf, count, offset,
                          flags, err);
 }
 
@@ -235,26 +209,20 @@ static int
 multicopy_zero (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  struct handle *h = handle;
-
-  return fanout_request (&h->cs, FANOUT_ZERO, NULL, count, offset, flags, err);
+  return fanout_request (FANOUT_ZERO, NULL, count, offset, flags, err);
 }
 
 static int
 multicopy_trim (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  struct handle *h = handle;
-
-  return fanout_request (&h->cs, FANOUT_TRIM, NULL, count, offset, flags, err);
+  return fanout_request (FANOUT_TRIM, NULL, count, offset, flags, err);
 }
 
 static int
 multicopy_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  struct handle *h = handle;
-
-  return fanout_flush (&h->cs, flags, parallel, err);
+  return fanout_flush (flags, false, err);
 }
 
 static int
@@ -262,18 +230,14 @@ multicopy_extents (nbdkit_next *next, void *handle, uint32_t count,
                    uint64_t offset, uint32_t flags,
                    struct nbdkit_extents *extents, int *err)
 {
-  struct handle *h = handle;
-
-  return fanout_extents (&h->cs, count, offset, flags, extents, err);
+  return fanout_extents (count, offset, flags, extents, err);
 }
 
 static int
 multicopy_cache (nbdkit_next *next, void *handle, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  struct handle *h = handle;
-
-  return fanout_request (&h->cs, FANOUT_CACHE, NULL, count, offset, flags,
+  return fanout_request (FANOUT_CACHE, NULL, count, offset, flags,
                          err);
 }
 
@@ -284,10 +248,9 @@ static struct nbdkit_filter filter = {
   .config_help        = multicopy_config_help,
   .get_ready          = multicopy_get_ready,
   .open               = multicopy_open,
-  .prepare            = multicopy_prepare,
-  .finalize           = multicopy_finalize,
   .close              = multicopy_close,
   .get_size           = multicopy_get_size,
+  .export_description = multicopy_export_description,
   .block_size         = multicopy_block_size,
   .can_write          = multicopy_can_write,
   .can_flush          = multicopy_can_flush,

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The multicopy filter: over nbdkit's nbd plugin into the write-back-
-# cache fixture (coherent, every upstream connection carries writes,
-# flush reaches all in parallel, data in the store after flush); over
-# the memory and file plugins with qemu-img and nbdcopy; directly over a
-# serialize_requests plugin that reports two requests at once on one
-# handle; bad parameters and thread models refused.
+# cache fixture (two clients share the contexts and see each other's
+# writes, multi-conn advertised, every upstream connection carries
+# writes, flush reaches all in parallel, data in the store after flush,
+# the last client out flushes and closes the contexts); over the memory
+# and file plugins with qemu-img and nbdcopy; directly over a
+# serialize_requests plugin, with several clients, that reports two
+# requests at once on one handle; bad parameters and thread models
+# refused.
 source "$(dirname "$0")/functions.sh"
 requires qemu-img
 requires nbdcopy
@@ -19,25 +22,73 @@ start_nbdkit fl --filter="$filter" nbd uri="$(uri up)" \
   connections=4 segment-size=64K
 export FL=$(uri fl) UP=$(uri up)
 nbdsh -c '
-import os, random
+import os, random, time
 random.seed(3)
-h.connect_uri(os.environ["FL"])
-assert not h.can_multi_conn(), "multi-conn over a non-multi-conn plugin"
-model = bytearray(h.get_size())
+a = h
+a.connect_uri(os.environ["FL"])
+assert a.can_multi_conn(), "no multi-conn although all clients share contexts"
+b = nbd.NBD(); b.connect_uri(os.environ["FL"])
+model = bytearray(a.get_size())
 for i in range(200):
+    w, r = (a, b) if i % 2 else (b, a)
     off = random.randrange(0, 3 << 20)
     data = os.urandom(random.randrange(1, 250000))
-    h.pwrite(data, off)
+    w.pwrite(data, off)
     model[off:off+len(data)] = data
     ro = random.randrange(max(0, off - 70000), off + 1)
-    assert h.pread(150000, ro) == model[ro:ro+150000], f"stale read after write {i}"
-h.flush()
+    assert r.pread(150000, ro) == model[ro:ro+150000], \
+        f"a client did not see the other client\x27s write {i}"
+b.flush()
 fresh = nbd.NBD(); fresh.connect_uri(os.environ["UP"])
-assert fresh.pread(4 << 20, 0) == model[:4 << 20], "the store lacks flushed data"
-print("filter over nbd: read-after-write ok, flushed data in the store")
+assert fresh.pread(4 << 20, 0) == model[:4 << 20], \
+    "a flush on one client did not make the other\x27s writes durable"
+print("two clients: each sees the other\x27s writes, one flush covers both")
+
+# Unflushed writes when the last client leaves: the upstream drops what
+# its connections did not flush, so the filter must flush them.
+tail = os.urandom(1 << 20)
+a.pwrite(tail, 5 << 20)
+b.shutdown(); a.shutdown()
+for _ in range(100):
+    fresh = nbd.NBD(); fresh.connect_uri(os.environ["UP"])
+    if fresh.pread(1 << 20, 5 << 20) == tail:
+        break
+    fresh.shutdown(); time.sleep(0.1)
+else:
+    raise AssertionError("writes left unflushed by the last client were lost")
+print("the last client out: its unflushed writes were flushed")
 '
 "$top/tests/log-check.py" ownership "$tmp/up.trace" 65536 4 4
 "$top/tests/log-check.py" flushes "$tmp/up.trace" 4
+# The pool closed with its last client: every upstream connection the
+# filter opened has disconnected.
+connects=$(grep -c ' Connect ' "$tmp/up.trace")
+disconnects=$(grep -c ' Disconnect ' "$tmp/up.trace")
+[ $((connects - disconnects)) -le 1 ] ||
+  fail "$connects upstream connections, $disconnects disconnected"
+
+echo "== a client asking for another export while the pool serves one"
+nbdsh -c '
+import os
+a = h; a.connect_uri(os.environ["FL"])
+b = nbd.NBD()
+try:
+    b.connect_uri(os.environ["FL"].replace(":///?", ":///other?"))
+except nbd.Error:
+    pass
+else:
+    raise AssertionError("a client for another export was let in")
+a.pread(512, 0)
+'
+grep -q 'this client asks for export "other", but the contexts that all clients share serve ""' \
+  "$tmp/fl.log" || fail "no clear message for the second export"
+
+echo "== nbdcopy through the filter over nbd sees multi-conn"
+nbdcopy -v --connections=4 --threads=4 --flush "$tmp/src.raw" "$FL" \
+  2>"$tmp/nbdcopy-fl.log"
+grep -q 'connections=4' "$tmp/nbdcopy-fl.log" ||
+  fail "nbdcopy did not use 4 connections through the filter"
+qemu-img compare -f raw -F raw "$tmp/src.raw" "$UP"
 
 echo "== qemu-img convert through the filter over nbd"
 qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/src.qcow2" "$FL"
@@ -64,13 +115,32 @@ stop_server file
 qemu-img compare -f qcow2 -F raw "$tmp/src.qcow2" "$tmp/disk.img"
 
 echo "== serialize_requests: never two requests at once on one context"
+# nbdcopy opens 4 client connections, which share the contexts: only
+# the filter's own locks keep them apart there.
 start_nbdkit ser --filter="$filter" "$wbcache" size=64M serialize=requests \
   flush-delay=100 connections=4 segment-size=64K
 grep -q 'using thread model: serialize_requests' "$tmp/ser.log" ||
   fail "the fixture did not make the model serialize_requests"
+nbdcopy -v --connections=4 --threads=4 --flush "$tmp/src.raw" "$(uri ser)" \
+  2>"$tmp/nbdcopy-ser.log"
+grep -q 'connections=4' "$tmp/nbdcopy-ser.log" ||
+  fail "nbdcopy used fewer connections"
+qemu-img compare -f raw -F raw "$tmp/src.raw" "$(uri ser)"
 qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/src.qcow2" "$(uri ser)"
 qemu-img compare -f qcow2 -F raw "$tmp/src.qcow2" "$(uri ser)"
-nbdsh -u "$(uri ser)" -c 'h.flush(); h.flush()'
+# Two clients flushing at once: each flush visits every context and
+# takes flush-delay on each, so they would meet on one without locks.
+export SER=$(uri ser)
+nbdsh -c '
+import os
+a = h; a.connect_uri(os.environ["SER"])
+b = nbd.NBD(); b.connect_uri(os.environ["SER"])
+a.pwrite(b"a" * 65536, 0); b.pwrite(b"b" * 65536, 65536)
+c1 = a.aio_flush(); c2 = b.aio_flush()
+while not (a.aio_command_completed(c1) and b.aio_command_completed(c2)):
+    a.poll(1)
+    b.poll(1)
+'
 stop_server ser
 if grep -F 'wbcache: overlap' "$tmp/ser.log"; then
   fail "two requests ran at once on one context"

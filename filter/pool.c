@@ -1,0 +1,213 @@
+/* nbdkit-multicopy filter: the pool of contexts that every client
+ * connection shares: opening, priming, locking and closing them.
+ */
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nbdkit-filter.h>
+
+#include "fanout.h"
+#include "params.h"
+#include "pool.h"
+#include "stripe.h"
+
+struct pool pool;
+
+/* Guards joining and leaving: the users count, and opening and closing
+ * the contexts, which happen only while nobody else uses them.
+ */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned users;
+static bool primed;             /* every context asked every question */
+static char *served_export;     /* what the contexts were opened with */
+static int served_readonly;
+
+void
+pool_set_locking (bool lock_each)
+{
+  unsigned i;
+
+  pool.lock_each = lock_each;
+  for (i = 0; i < MULTICOPY_CONNECTIONS_MAX; ++i)
+    pthread_mutex_init (&pool.ctx_lock[i], NULL);
+}
+
+static int
+min_int (int a, int b)
+{
+  return a < b ? a : b;
+}
+
+/* The answers of one context, merged into p (i == 0 sets them). */
+static int
+ask (struct pool *p, unsigned i)
+{
+  nbdkit_next *c = p->ctx[i];
+  uint32_t min, pref, max;
+  int64_t size = c->get_size (c);
+  int w = c->can_write (c), f = c->can_flush (c), rot = c->is_rotational (c);
+  int t = c->can_trim (c), z = c->can_zero (c), fz = c->can_fast_zero (c);
+  int e = c->can_extents (c), fua = c->can_fua (c);
+  int cache = c->can_cache (c);
+
+  if (size == -1 || w == -1 || f == -1 || rot == -1 || t == -1 || z == -1 ||
+      fz == -1 || e == -1 || fua == -1 || cache == -1 ||
+      c->block_size (c, &min, &pref, &max) == -1)
+    return -1;
+
+  if (i == 0) {
+    p->size = size;
+    p->can_write = w; p->can_flush = f; p->is_rotational = rot;
+    p->can_trim = t; p->can_zero = z; p->can_fast_zero = fz;
+    p->can_extents = e; p->can_fua = fua;
+    p->can_cache = cache;
+    p->block_min = min; p->block_pref = pref; p->block_max = max;
+    return 0;
+  }
+
+  if (size != p->size) {
+    nbdkit_error ("multicopy: backend context %u reports size %" PRIi64
+                  ", context 1 reports %" PRIi64, i + 1, size, p->size);
+    return -1;
+  }
+  p->can_write = min_int (p->can_write, w);
+  p->can_flush = min_int (p->can_flush, f);
+  p->is_rotational |= rot;
+  p->can_trim = min_int (p->can_trim, t);
+  p->can_zero = min_int (p->can_zero, z);
+  p->can_fast_zero = min_int (p->can_fast_zero, fz);
+  p->can_extents = min_int (p->can_extents, e);
+  p->can_fua = min_int (p->can_fua, fua);
+  p->can_cache = min_int (p->can_cache, cache);
+  if (min > p->block_min)
+    p->block_min = min;
+  if (pref > p->block_pref)
+    p->block_pref = pref;
+  if (max && (p->block_max == 0 || max < p->block_max))
+    p->block_max = max;
+  return 0;
+}
+
+/* The last client is gone: nothing acknowledged may stay in a
+ * context's cache, so flush before closing.  Failures can only be
+ * logged now.
+ */
+static void
+close_all (bool flush)
+{
+  unsigned i;
+  int err;
+
+  if (flush && primed && pool.can_flush == 1 &&
+      fanout_flush (0, true, &err) == -1)
+    nbdkit_error ("multicopy: flushing as the last client left: %s",
+                  strerror (err));
+  for (i = 0; i < pool.nr; ++i) {
+    nbdkit_next *c = pool.ctx[i];
+
+    if (pool.prepared[i] && c->finalize (c) == -1)
+      nbdkit_error ("multicopy: context %u of %u failed to finalize",
+                    i + 1, pool.nr);
+    pool.prepared[i] = false;
+    pool.dirty[i] = false;
+    nbdkit_next_context_close (c);
+    pool.ctx[i] = NULL;
+  }
+  pool.nr = 0;
+  primed = false;
+}
+
+static int
+open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
+          int readonly, const char *exportname)
+{
+  nbdkit_backend *backend = nbdkit_context_get_backend (context);
+  unsigned i;
+
+  for (i = 0; i < nr; ++i) {
+    pool.ctx[i] = nbdkit_next_context_open (backend, readonly, exportname, 1);
+    if (pool.ctx[i] == NULL) {
+      nbdkit_error ("multicopy: cannot open backend context %u of %u",
+                    i + 1, nr);
+      goto fail;
+    }
+    pool.nr++;
+  }
+  /* nbdkit asserts that a context was prepared, and asked every
+   * question the data path relies on, before it is used.
+   */
+  for (i = 0; i < nr; ++i) {
+    if (pool.ctx[i]->prepare (pool.ctx[i]) == -1)
+      goto fail;
+    pool.prepared[i] = true;
+  }
+  for (i = 0; i < nr; ++i)
+    if (ask (&pool, i) == -1)
+      goto fail;
+  primed = true;
+
+  if (multicopy_check_block_size (segment_size, pool.block_min,
+                                  pool.block_pref, "plugin") == -1)
+    goto fail;
+  /* Plugins such as nbd do not split for an upstream limit. */
+  pool.max_piece = pool.block_max == 0xffffffff ? 0 : pool.block_max;
+  stripe_map_init (&pool.map, segment_size, nr);
+  return 0;
+
+ fail:
+  close_all (false);
+  return -1;
+}
+
+int
+pool_join (nbdkit_context *context, unsigned nr, uint64_t segment_size,
+           int readonly, const char *exportname)
+{
+  int r = -1;
+
+  pthread_mutex_lock (&pool_lock);
+  if (users == 0) {
+    served_export = strdup (exportname);
+    if (served_export == NULL) {
+      nbdkit_error ("strdup: %m");
+      goto out;
+    }
+    served_readonly = readonly;
+    if (open_all (context, nr, segment_size, readonly, exportname) == -1) {
+      free (served_export);
+      served_export = NULL;
+      goto out;
+    }
+  }
+  else if (strcmp (exportname, served_export) != 0 ||
+           readonly != served_readonly) {
+    nbdkit_error ("multicopy: this client asks for export \"%s\"%s, but "
+                  "the contexts that all clients share serve \"%s\"%s; "
+                  "try again when the other clients have left",
+                  exportname, readonly ? " read-only" : "",
+                  served_export, served_readonly ? " read-only" : "");
+    goto out;
+  }
+  users++;
+  r = 0;
+ out:
+  pthread_mutex_unlock (&pool_lock);
+  return r;
+}
+
+void
+pool_leave (void)
+{
+  pthread_mutex_lock (&pool_lock);
+  if (--users == 0) {
+    close_all (true);
+    free (served_export);
+    served_export = NULL;
+  }
+  pthread_mutex_unlock (&pool_lock);
+}

@@ -1,0 +1,80 @@
+/* nbdkit-multicopy filter: one pool of N backend contexts, shared by
+ * every client connection, and what they can do together.
+ */
+
+#ifndef MULTICOPY_POOL_H
+#define MULTICOPY_POOL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nbdkit-filter.h>
+
+#include "params.h"
+#include "stripe.h"
+
+struct pool {
+  /* All N are ours, opened shared: they belong to no client connection
+   * (and nbdkit 1.32 aborts on a second non-shared context in one).
+   */
+  nbdkit_next *ctx[MULTICOPY_CONNECTIONS_MAX];
+  bool prepared[MULTICOPY_CONNECTIONS_MAX];
+  unsigned nr;
+  struct stripe_map map;
+  uint64_t max_piece;           /* 0: only stripes split requests */
+
+  /* nbdkit serializes requests per client connection, not per context:
+   * below the parallel model, two clients could meet on one context.
+   */
+  bool lock_each;
+  pthread_mutex_t ctx_lock[MULTICOPY_CONNECTIONS_MAX];
+
+  /* Context i has acknowledged writes that no flush has covered yet. */
+  atomic_bool dirty[MULTICOPY_CONNECTIONS_MAX];
+
+  /* The AND over all contexts (the weakest for tri-states). */
+  int64_t size;
+  int can_write, can_flush, is_rotational, can_trim, can_zero;
+  int can_fast_zero, can_extents, can_fua, can_cache;
+  uint32_t block_min, block_pref, block_max;
+};
+
+/* The pool.  Its fields change only while no client uses it. */
+extern struct pool pool;
+
+/* .get_ready: whether each context call must take the context's lock. */
+extern void pool_set_locking (bool lock_each);
+
+/* .open: use the pool, opening and priming its contexts if this is the
+ * only client.  Errors reach this client.  Every client must ask for
+ * the same export, read-only or not, as the one that opened the pool.
+ */
+extern int pool_join (nbdkit_context *context, unsigned nr,
+                      uint64_t segment_size, int readonly,
+                      const char *exportname);
+
+/* .close: stop using the pool.  The last client out flushes every
+ * context that holds unflushed writes and closes them all, so the
+ * upstream sees no idle connections and nothing acknowledged stays
+ * only in a context's cache.
+ */
+extern void pool_leave (void);
+
+/* Around every call into context i from the data path. */
+static inline void
+pool_ctx_lock (unsigned i)
+{
+  if (pool.lock_each)
+    pthread_mutex_lock (&pool.ctx_lock[i]);
+}
+
+static inline void
+pool_ctx_unlock (unsigned i)
+{
+  if (pool.lock_each)
+    pthread_mutex_unlock (&pool.ctx_lock[i]);
+}
+
+#endif /* MULTICOPY_POOL_H */
