@@ -13,11 +13,11 @@ results_dir, out_dir = sys.argv[1], sys.argv[2]
 here = os.path.dirname(os.path.abspath(__file__))
 
 SCENARIOS = {
-    "latency": "1. latency-bound: nbdkit memory, noparallel, "
-               "delay wdelay=2ms, multi-conn disabled",
+    "latency": "1. latency-bound: nbdkit memory (filled before each "
+               "copy), noparallel, delay wdelay=2ms, multi-conn disabled",
     "latency10": "1b. the same with wdelay=10ms (a slower link)",
-    "floor": "1c. the same with no delay: what the destination costs "
-             "besides latency",
+    "floor": "1c. the same with no delay: what the copy costs besides "
+             "latency",
     "cpu": "2. CPU-bound: qemu-nbd -e 16 on a qcow2 in /dev/shm",
 }
 CLIENTS = {
@@ -111,6 +111,23 @@ def targets(data):
     return "\n".join(out)
 
 
+def ceilings(data):
+    """The best ratio a proxy could reach in scenario 1 on this machine:
+    direct with the delay, against the nbd plugin proxy without it (a
+    proxy that hid all latency would still pay its own hop)."""
+    out = ["| client | direct, 2ms | nbd plugin, no delay | best possible "
+           "direct / proxy | multicopy c=4 reached |",
+           "|---|---:|---:|---:|---:|"]
+    for c in CLIENTS:
+        d = median(data, "latency", c, "direct")
+        f = median(data, "floor", c, "nbd-plugin")
+        m = median(data, "latency", c, "multicopy-c4")
+        if d and f and m:
+            out.append(f"| {c} | {d:.3f} | {f:.3f} | {d / f:.2f} | "
+                       f"{d / m:.2f} |")
+    return "\n".join(out) if len(out) > 2 else None
+
+
 def plot(data, name, xs, xlabel, key_of, ideal=False):
     """One line per scenario and client: speed-up over the direct copy
     (direct median / median) against xs."""
@@ -180,6 +197,13 @@ def main():
           "configuration (4M is the default) measured twice: the gap "
           "between them shows the noise of the run.", ""]
     md += ["## Targets", "", targets(data), ""]
+    ceil = ceilings(data)
+    if ceil:
+        md += ["## What this machine allows in scenario 1", "",
+               "Medians of this run.  A proxy that hid every delay would "
+               "still cost its hop (one more process, two more socket "
+               "copies per byte), as the nbd plugin does in scenario 1c.",
+               "", ceil, ""]
     for s, title in SCENARIOS.items():
         for c, cmd in CLIENTS.items():
             rows = data.get((s, c))

@@ -50,6 +50,9 @@ mkdir -p "$results"
 echo "bench: making a ${mib} MiB source (60% data, 40% holes)"
 "$top/tests/make-source.py" "$BENCH_DIR/src.raw" "$mib"
 qemu-img convert -q -f raw -O qcow2 "$BENCH_DIR/src.raw" "$BENCH_DIR/src.qcow2"
+# What servers.sh writes into a memory destination before each copy,
+# so that its pages are mapped: all data, no zeroes.
+head -c "${mib}M" /dev/urandom > "$BENCH_DIR/fill.raw"
 client_uri="nbd+unix:///?socket=$BENCH_DIR/client.sock"
 
 client_cmd ()
@@ -101,7 +104,8 @@ for scenario in $scenarios; do
     # long and say what the 2ms one says.  The floor is a reference.
     case $scenario in
       latency10) configs=("${scaling[@]}") ;;
-      floor) configs=("${scaling[0]}" "${scaling[4]}" "${scaling[5]}") ;;
+      floor) configs=("${scaling[0]}" "${scaling[1]}" "${scaling[4]}"
+                      "${scaling[5]}") ;;
       *) configs=("${scaling[@]}" "${stripes[@]}") ;;
     esac
     args=()

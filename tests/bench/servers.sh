@@ -9,9 +9,13 @@
 # SCENARIO: latency  nbdkit memory, one request at a time per
 #                    connection, 2ms per write/zero/trim, no multi-conn
 #           latency10  the same with 10ms, a slow remote link
-#           floor    the same with no delay: what the destination costs
-#                    besides latency (on this kind of VM, page faults)
+#           floor    the same with no delay: what the path costs
+#                    besides latency
 #           cpu      qemu-nbd -e 16 writing a qcow2 in /dev/shm
+# The memory destinations are filled once (untimed) before the copy:
+# on a VM where first touches of memory are expensive, a fresh memory
+# plugin spends more time faulting pages in than waiting, and the
+# scenario would not be latency-bound.
 # ROUTE:    direct | nbd (nbdkit's nbd plugin as a plain proxy) |
 #           multicopy | filter (multicopy filter over the nbd plugin)
 # The client connects to $BENCH_DIR/client.sock.  $BENCH_SIZE is the
@@ -45,6 +49,14 @@ stop_pid ()
   kill -9 "$pid" 2>/dev/null || true
 }
 
+wait_socket ()
+{
+  local i
+  for i in $(seq 500); do [ -S "$1" ] && return 0; sleep 0.01; done
+  echo "servers.sh: no socket $1" >&2
+  exit 1
+}
+
 stop ()
 {
   # The proxy first: nbdkit waits for its clients to leave.
@@ -68,14 +80,17 @@ start ()
       [ "$scenario" = floor ] && delay=0
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
         --filter=multi-conn --filter=noparallel --filter=delay \
-        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" ;;
+        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay"
+      wait_socket "$dir/dst.sock"
+      # 32M requests (the NBD maximum): 16 delays for 512M.
+      nbdcopy --request-size=$((32 << 20)) "$dir/fill.raw" "$dst" ;;
     cpu)
       qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
       qemu-nbd -t -e 16 -f qcow2 -k "$dir/dst.sock" \
         --pid-file="$dir/dst.pid" --fork /dev/shm/mc-bench-dst.qcow2 ;;
     *) echo "servers.sh: unknown scenario $scenario" >&2; exit 1 ;;
   esac
-  for i in $(seq 500); do [ -S "$dir/dst.sock" ] && break; sleep 0.01; done
+  wait_socket "$dir/dst.sock"
 
   case $route in
     direct)
@@ -91,8 +106,7 @@ start ()
         "${params[@]}" 2>/dev/null ;;
     *) echo "servers.sh: unknown route $route" >&2; exit 1 ;;
   esac
-  for i in $(seq 500); do [ -S "$dir/client.sock" ] && break; sleep 0.01; done
-  [ -S "$dir/client.sock" ] || { echo "servers.sh: no client socket" >&2; exit 1; }
+  wait_socket "$dir/client.sock"
 }
 
 case ${1:-} in
