@@ -130,17 +130,14 @@ qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/src.qcow2" "$(uri ser)"
 qemu-img compare -f qcow2 -F raw "$tmp/src.qcow2" "$(uri ser)"
 # Two clients flushing at once: each flush visits every context and
 # takes flush-delay on each, so they would meet on one without locks.
-export SER=$(uri ser)
-nbdsh -c '
-import os
-a = h; a.connect_uri(os.environ["SER"])
-b = nbd.NBD(); b.connect_uri(os.environ["SER"])
-a.pwrite(b"a" * 65536, 0); b.pwrite(b"b" * 65536, 65536)
-c1 = a.aio_flush(); c2 = b.aio_flush()
-while not (a.aio_command_completed(c1) and b.aio_command_completed(c2)):
-    a.poll(1)
-    b.poll(1)
-'
+pids=()
+for i in 1 2; do
+  nbdsh -u "$(uri ser)" -c "h.pwrite(b'$i' * 65536, $i * 65536); h.flush()" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do
+  wait "$pid" || fail "a concurrent write and flush failed"
+done
 stop_server ser
 if grep -F 'wbcache: overlap' "$tmp/ser.log"; then
   fail "two requests ran at once on one context"
