@@ -237,6 +237,19 @@ nbd_sha256 ()
   nbdcopy "$1" - | sha256sum | cut -d' ' -f1
 }
 
+# nbdcopy_4 NAME DST: copy $tmp/src.raw into DST with nbdcopy over 4
+# connections, and fail unless it really used 4: it falls back to one
+# when DST does not advertise multi-conn.  Its log is $tmp/NAME.log.
+nbdcopy_4 ()
+{
+  local log=$tmp/$1.log
+  nbdcopy -v --connections=4 --threads=4 --flush "$tmp/src.raw" "$2" \
+    2>"$log"
+  grep -q 'connections=4' "$log" ||
+    fail "nbdcopy into $2 did not use 4 connections:" \
+      "$(grep -o 'connections=[0-9]*' "$log" | head -1)"
+}
+
 # Count of log-filter lines of one kind per upstream connection.
 log_count_by_connection ()
 {

@@ -34,10 +34,7 @@ for mode in multi-conn no-multi-conn; do
 
   echo "== $mode: nbdcopy --connections=4"
   nbdsh -u "$(uri mc)" -c 'h.zero(h.get_size(), 0)'
-  nbdcopy -v --connections=4 --threads=4 --flush "$tmp/src.raw" "$(uri mc)" \
-    2>"$tmp/nbdcopy.log"
-  grep -q 'connections=4' "$tmp/nbdcopy.log" ||
-    fail "nbdcopy did not use 4 connections: $(grep connections= "$tmp/nbdcopy.log")"
+  nbdcopy_4 nbdcopy "$(uri mc)"
   [ "$(nbd_sha256 "$(uri up)")" = "$want" ] ||
     fail "$mode: nbdcopy: upstream content differs"
   "$top/tests/log-check.py" ownership "$tmp/up.trace" $((1 << 20)) 4 4

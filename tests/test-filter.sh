@@ -84,10 +84,7 @@ grep -q 'this client asks for export "other", but the contexts that all clients 
   "$tmp/fl.log" || fail "no clear message for the second export"
 
 echo "== nbdcopy through the filter over nbd sees multi-conn"
-nbdcopy -v --connections=4 --threads=4 --flush "$tmp/src.raw" "$FL" \
-  2>"$tmp/nbdcopy-fl.log"
-grep -q 'connections=4' "$tmp/nbdcopy-fl.log" ||
-  fail "nbdcopy did not use 4 connections through the filter"
+nbdcopy_4 nbdcopy-fl "$FL"
 qemu-img compare -f raw -F raw "$tmp/src.raw" "$UP"
 
 echo "== qemu-img convert through the filter over nbd"
@@ -100,9 +97,7 @@ echo "== over memory: multi-conn advertised, nbdcopy uses 4 connections"
 start_nbdkit mem --filter="$filter" memory 64M connections=4 segment-size=1M
 nbdinfo --json "$(uri mem)" | grep -q '"can_multi_conn": true' ||
   fail "no multi-conn over the memory plugin"
-nbdcopy -v --connections=4 --threads=4 --flush "$tmp/src.raw" "$(uri mem)" \
-  2>"$tmp/nbdcopy.log"
-grep -q 'connections=4' "$tmp/nbdcopy.log" || fail "nbdcopy used fewer connections"
+nbdcopy_4 nbdcopy-mem "$(uri mem)"
 qemu-img compare -f raw -F raw "$tmp/src.raw" "$(uri mem)"
 stop_server mem
 
@@ -121,10 +116,7 @@ start_nbdkit ser --filter="$filter" "$wbcache" size=64M serialize=requests \
   flush-delay=100 connections=4 segment-size=64K
 grep -q 'using thread model: serialize_requests' "$tmp/ser.log" ||
   fail "the fixture did not make the model serialize_requests"
-nbdcopy -v --connections=4 --threads=4 --flush "$tmp/src.raw" "$(uri ser)" \
-  2>"$tmp/nbdcopy-ser.log"
-grep -q 'connections=4' "$tmp/nbdcopy-ser.log" ||
-  fail "nbdcopy used fewer connections"
+nbdcopy_4 nbdcopy-ser "$(uri ser)"
 qemu-img compare -f raw -F raw "$tmp/src.raw" "$(uri ser)"
 qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/src.qcow2" "$(uri ser)"
 qemu-img compare -f qcow2 -F raw "$tmp/src.qcow2" "$(uri ser)"
