@@ -83,7 +83,7 @@ fanout_extents (uint32_t count, uint64_t offset, uint32_t flags,
   struct nbdkit_extents *mine;
   nbdkit_next *c;
   size_t i, n;
-  int r = -1;
+  int got, r = -1;
 
   if (!stripe_next_piece (&pool.map, &off, &remaining, 0, &p)) {
     *err = EINVAL;              /* nbdkit never asks for 0 bytes */
@@ -99,11 +99,10 @@ fanout_extents (uint32_t count, uint64_t offset, uint32_t flags,
   }
   c = pool.ctx[p.owner];
   pool_ctx_lock (p.owner);
-  r = c->extents (c, p.count, p.offset, flags, mine, err);
+  got = c->extents (c, p.count, p.offset, flags, mine, err);
   pool_ctx_unlock (p.owner);
-  if (r == -1)
+  if (got == -1)
     goto out;
-  r = -1;
   n = nbdkit_extents_count (mine);
   for (i = 0; i < n; ++i) {
     struct nbdkit_extent e = nbdkit_get_extent (mine, i);
@@ -132,7 +131,6 @@ static void *
 flush_one (void *vp)
 {
   struct flush_job *job = vp;
-
   nbdkit_next *c = pool.ctx[job->i];
 
   /* Cleared first: a write acknowledged while the flush runs sets it

@@ -7,9 +7,7 @@
  * nbdkit's nbd plugin every context is its own upstream connection.
  */
 
-#include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <nbdkit-filter.h>
@@ -20,10 +18,6 @@
 
 static unsigned connections = MULTICOPY_CONNECTIONS_DEFAULT;
 static uint64_t segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
-
-struct handle {
-  bool readonly;
-};
 
 static int
 multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
@@ -63,30 +57,20 @@ static void *
 multicopy_open (nbdkit_next_open *next, nbdkit_context *nxdata,
                 int readonly, const char *exportname, int is_tls)
 {
-  struct handle *h;
-
   /* No next (): a context of its own per client would be an idle
-   * upstream connection.  Requests go to the pool's contexts.
+   * upstream connection.  Requests go to the pool's contexts, so a
+   * client connection has no state of its own.
    */
-  h = calloc (1, sizeof *h);
-  if (h == NULL) {
-    nbdkit_error ("calloc: %m");
-    return NULL;
-  }
-  h->readonly = readonly;
   if (pool_join (nxdata, connections, segment_size, readonly, exportname)
-      == -1) {
-    free (h);
+      == -1)
     return NULL;
-  }
-  return h;
+  return NBDKIT_HANDLE_NOT_NEEDED;
 }
 
 static void
 multicopy_close (void *handle)
 {
   pool_leave ();
-  free (handle);
 }
 
 static int64_t
@@ -121,12 +105,13 @@ multicopy_block_size (nbdkit_next *next, void *handle,
   return 0;
 }
 
+/* Contexts opened read-only say so themselves (and every client asks
+ * for what the pool was opened with).
+ */
 static int
 multicopy_can_write (nbdkit_next *next, void *handle)
 {
-  struct handle *h = handle;
-
-  return h->readonly ? 0 : pool.can_write;
+  return pool.can_write;
 }
 
 static int
