@@ -23,7 +23,6 @@ struct pool pool;
  */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned users;
-static bool primed;             /* every context asked every question */
 static char *served_export;     /* what the contexts were opened with */
 static int served_readonly;
 
@@ -93,9 +92,9 @@ ask (struct pool *p, unsigned i)
   return 0;
 }
 
-/* The last client is gone: nothing acknowledged may stay in a
- * context's cache, so flush before closing.  Failures can only be
- * logged now.
+/* flush: the last client is gone, from a pool that was fully opened.
+ * Nothing acknowledged may stay in a context's cache, so flush before
+ * closing.  Failures can only be logged now.
  */
 static void
 close_all (bool flush)
@@ -103,7 +102,7 @@ close_all (bool flush)
   unsigned i;
   int err;
 
-  if (flush && primed && pool.can_flush == 1 &&
+  if (flush && pool.can_flush == 1 &&
       fanout_flush (0, true, &err) == -1)
     nbdkit_error ("multicopy: flushing as the last client left: %s",
                   strerror (err));
@@ -119,7 +118,6 @@ close_all (bool flush)
     pool.ctx[i] = NULL;
   }
   pool.nr = 0;
-  primed = false;
 }
 
 static int
@@ -149,7 +147,6 @@ open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
   for (i = 0; i < nr; ++i)
     if (ask (&pool, i) == -1)
       goto fail;
-  primed = true;
 
   if (multicopy_check_block_size (segment_size, pool.block_min,
                                   pool.block_pref, "plugin") == -1)
