@@ -118,6 +118,8 @@ close_all (bool flush)
     pool.ctx[i] = NULL;
   }
   pool.nr = 0;
+  free (served_export);
+  served_export = NULL;
 }
 
 static int
@@ -127,6 +129,12 @@ open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
   nbdkit_backend *backend = nbdkit_context_get_backend (context);
   unsigned i;
 
+  served_export = strdup (exportname);
+  if (served_export == NULL) {
+    nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  served_readonly = readonly;
   for (i = 0; i < nr; ++i) {
     pool.ctx[i] = nbdkit_next_context_open (backend, readonly, exportname, 1);
     if (pool.ctx[i] == NULL) {
@@ -169,17 +177,8 @@ pool_join (nbdkit_context *context, unsigned nr, uint64_t segment_size,
 
   pthread_mutex_lock (&pool_lock);
   if (users == 0) {
-    served_export = strdup (exportname);
-    if (served_export == NULL) {
-      nbdkit_error ("strdup: %m");
+    if (open_all (context, nr, segment_size, readonly, exportname) == -1)
       goto out;
-    }
-    served_readonly = readonly;
-    if (open_all (context, nr, segment_size, readonly, exportname) == -1) {
-      free (served_export);
-      served_export = NULL;
-      goto out;
-    }
   }
   else if (strcmp (exportname, served_export) != 0 ||
            readonly != served_readonly) {
@@ -201,10 +200,7 @@ void
 pool_leave (void)
 {
   pthread_mutex_lock (&pool_lock);
-  if (--users == 0) {
+  if (--users == 0)
     close_all (true);
-    free (served_export);
-    served_export = NULL;
-  }
   pthread_mutex_unlock (&pool_lock);
 }
