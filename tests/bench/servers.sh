@@ -80,10 +80,7 @@ start ()
       [ "$scenario" = floor ] && delay=0
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
         --filter=multi-conn --filter=noparallel --filter=delay \
-        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay"
-      wait_socket "$dir/dst.sock"
-      # 32M requests (the NBD maximum): 16 delays for 512M.
-      nbdcopy --request-size=$((32 << 20)) "$dir/fill.raw" "$dst" ;;
+        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" ;;
     cpu)
       qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
       qemu-nbd -t -e 16 -f qcow2 -k "$dir/dst.sock" \
@@ -91,6 +88,10 @@ start ()
     *) echo "servers.sh: unknown scenario $scenario" >&2; exit 1 ;;
   esac
   wait_socket "$dir/dst.sock"
+  # Fill the memory destinations, in 32M requests (the NBD maximum):
+  # 16 delays for 512M.
+  [ "$scenario" = cpu ] ||
+    nbdcopy --request-size=$((32 << 20)) "$dir/fill.raw" "$dst"
 
   case $route in
     direct)
