@@ -140,8 +140,10 @@ flush_one (void *vp)
   pool_ctx_lock (job->i);
   job->r = c->flush (c, job->flags, &job->err);
   pool_ctx_unlock (job->i);
-  if (job->r == -1)
+  if (job->r == -1) {
     atomic_store (&pool.dirty[job->i], true);
+    errseq_record (&pool.losses);
+  }
   return NULL;
 }
 

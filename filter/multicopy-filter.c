@@ -7,11 +7,15 @@
  * nbdkit's nbd plugin every context is its own upstream connection.
  */
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nbdkit-filter.h>
 
+#include "errseq.h"
 #include "fanout.h"
 #include "params.h"
 #include "pool.h"
@@ -53,24 +57,38 @@ multicopy_get_ready (int thread_model)
   return 0;
 }
 
+/* Per client connection: the failed flushes it has been told of. */
+struct handle {
+  atomic_uint losses_seen;
+};
+
 static void *
 multicopy_open (nbdkit_next_open *next, nbdkit_context *nxdata,
                 int readonly, const char *exportname, int is_tls)
 {
+  struct handle *h = malloc (sizeof *h);
+
+  if (h == NULL) {
+    nbdkit_error ("malloc: %m");
+    return NULL;
+  }
   /* No next (): a context of its own per client would be an idle
-   * upstream connection.  Requests go to the pool's contexts, so a
-   * client connection has no state of its own.
+   * upstream connection.  Requests go to the pool's contexts.
    */
   if (pool_join (nxdata, connections, segment_size, readonly, exportname)
-      == -1)
+      == -1) {
+    free (h);
     return NULL;
-  return NBDKIT_HANDLE_NOT_NEEDED;
+  }
+  atomic_init (&h->losses_seen, errseq_sample (&pool.losses));
+  return h;
 }
 
 static void
 multicopy_close (void *handle)
 {
   pool_leave ();
+  free (handle);
 }
 
 static int64_t
@@ -204,10 +222,23 @@ multicopy_trim (nbdkit_next *next, void *handle, uint32_t count,
   return fanout_request (FANOUT_TRIM, NULL, count, offset, flags, err);
 }
 
+/* A flush that failed for one client may have lost writes of every
+ * client: each is told at its next flush (errseq.h).
+ */
 static int
 multicopy_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  return fanout_flush (flags, false, err);
+  struct handle *h = handle;
+  int r = fanout_flush (flags, false, err);
+
+  if (errseq_check_and_advance (&pool.losses, &h->losses_seen) && r == 0) {
+    nbdkit_error ("multicopy: flush: a flush failed since this client "
+                  "connected, and the plugin may have dropped writes "
+                  "acknowledged to it");
+    *err = EIO;
+    r = -1;
+  }
+  return r;
 }
 
 static int

@@ -12,6 +12,7 @@
 
 #include <nbdkit-filter.h>
 
+#include "errseq.h"
 #include "params.h"
 #include "stripe.h"
 
@@ -33,6 +34,11 @@ struct pool {
 
   /* Context i has acknowledged writes that no flush has covered yet. */
   atomic_bool dirty[MULTICOPY_CONNECTIONS_MAX];
+
+  /* Flushes that failed: the plugin may have dropped what it held,
+   * and every client connected then must hear of it (errseq.h).
+   */
+  struct errseq losses;
 
   /* The AND over all contexts (the weakest for tri-states). */
   int64_t size;

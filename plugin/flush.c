@@ -1,4 +1,4 @@
-/* nbdkit-multicopy plugin: flush fan-out.
+/* nbdkit-multicopy plugin: flush fan-out, and what a flush reports.
  *
  * A client's flush must cover every write any client has seen
  * acknowledged, and those may sit on any upstream connection.  So the
@@ -9,12 +9,14 @@
  * flight on it: that flush may have taken the dirty mark but not yet
  * finished, and we must not reply before the data is durable.
  *
- * A connection lost while it held such writes (reconnect.c) makes the
- * flush fail, once: the upstream may have dropped them, and a client
- * must not be told they are safe.
+ * Writes can be lost before a flush covers them: the connection that
+ * held them is lost (reconnect.c), or an upstream flush fails.  Every
+ * client connected at that moment must see its next flush fail, not
+ * only the first one to flush (errseq.h).
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,8 +28,34 @@
 #include <nbdkit-plugin.h>
 
 #include "completion.h"
+#include "errseq.h"
+#include "flush.h"
 #include "pool.h"
-#include "route.h"
+
+static struct errseq losses;
+
+void
+flush_writes_lost (struct upstream *u)
+{
+  atomic_fetch_add_explicit (&u->losses, 1, memory_order_relaxed);
+  errseq_record (&losses);
+  nbdkit_error ("upstream connection %u was lost while it held writes that "
+                "no flush had covered; they may not have reached the "
+                "upstream's storage, and the next flush of every client "
+                "connected now will fail", u->index);
+}
+
+unsigned
+flush_losses_sample (void)
+{
+  return errseq_sample (&losses);
+}
+
+bool
+flush_losses_since (atomic_uint *seen)
+{
+  return errseq_check_and_advance (&losses, seen);
+}
 
 int
 flush_dirty (void)
@@ -76,16 +104,13 @@ flush_dirty (void)
         atomic_store (&u->dirty, true);
       atomic_fetch_sub (&u->flushing, 1);
     }
-    /* After the flushes, to catch a loss that happened during them. */
-    if (atomic_exchange (&u->lost_writes, false)) {
-      nbdkit_error ("flush: upstream connection %u was lost while it held "
-                    "writes that no flush had covered; they may not have "
-                    "reached the upstream's storage", i);
-      if (!err)
-        err = EIO;
-    }
   }
   if (err) {
+    /* The upstream may have dropped what it could not write (Linux
+     * does): a flush retried later could succeed with nothing to
+     * write, so every client must hear of this one.
+     */
+    errseq_record (&losses);
     nbdkit_set_error (upstream_errno (err));
     return -1;
   }

@@ -7,6 +7,8 @@
  * See nbdkit-multicopy.pod for the safety argument.
  */
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,13 +20,17 @@
 #include <nbdkit-plugin.h>
 
 #include "config.h"
+#include "flush.h"
 #include "params.h"
 #include "pool.h"
 #include "route.h"
 
-/* Per client connection: only whether it may write. */
+/* Per client connection: whether it may write, and the losses of
+ * acknowledged writes it has been told of (flush.h).
+ */
 struct handle {
   bool readonly;
+  atomic_uint losses_seen;
 };
 
 static void
@@ -95,6 +101,7 @@ multicopy_open (int readonly)
     return NULL;
   }
   h->readonly = readonly;
+  atomic_init (&h->losses_seen, flush_losses_sample ());
   return h;
 }
 
@@ -239,10 +246,20 @@ multicopy_trim (void *handle, uint32_t count, uint64_t offset,
   return route_request (ROUTE_TRIM, NULL, count, offset, lflags);
 }
 
+/* After the upstream flushes, so that a loss during them counts. */
 static int
 multicopy_flush (void *handle, uint32_t flags)
 {
-  return flush_dirty ();
+  struct handle *h = handle;
+  int r = flush_dirty ();
+
+  if (flush_losses_since (&h->losses_seen) && r == 0) {
+    nbdkit_error ("flush: writes acknowledged since this client connected "
+                  "were lost upstream before a flush covered them");
+    nbdkit_set_error (EIO);
+    r = -1;
+  }
+  return r;
 }
 
 static int

@@ -21,9 +21,9 @@
 #include <nbdkit-plugin.h>
 
 #include "config.h"
+#include "flush.h"
 #include "params.h"
 #include "pool.h"
-#include "route.h"
 
 struct pool pool;
 
@@ -145,7 +145,6 @@ pool_open (void)
     atomic_init (&u->stopping, false);
     atomic_init (&u->dirty, false);
     atomic_init (&u->flushing, 0);
-    atomic_init (&u->lost_writes, false);
   }
   pool.nr = n;
   stripe_map_init (&pool.map, config.segment_size, n);

@@ -53,16 +53,12 @@ struct upstream {
   atomic_bool dirty;
   atomic_uint flushing;         /* flushes in flight here */
 
-  /* The connection was lost while it may have held such writes: the
-   * next flush must fail, since the upstream may have dropped them.
-   */
-  atomic_bool lost_writes;
-
   /* Statistics, logged at exit. */
   atomic_uint_fast64_t requests;
   atomic_uint_fast64_t bytes;
   atomic_uint_fast64_t flushes;
   atomic_uint_fast64_t reconnects;
+  atomic_uint_fast64_t losses;  /* times it may have lost such writes */
 };
 
 /* What every upstream connection can do (the AND over them all). */

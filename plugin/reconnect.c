@@ -30,6 +30,7 @@
 #include <nbdkit-plugin.h>
 
 #include "config.h"
+#include "flush.h"
 #include "pool.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -63,6 +64,7 @@ static void
 swap_handle (struct upstream *u, struct nbd_handle *nbd)
 {
   struct nbd_handle *old;
+  bool lost;
 
   pthread_rwlock_wrlock (&u->handle_lock);
   old = u->nbd;
@@ -73,9 +75,10 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
    * here.
    */
   atomic_fetch_add (&u->gen, 1);
-  if (atomic_exchange (&u->dirty, false) || atomic_load (&u->flushing) > 0)
-    atomic_store (&u->lost_writes, true);
+  lost = atomic_exchange (&u->dirty, false) || atomic_load (&u->flushing) > 0;
   pthread_rwlock_unlock (&u->handle_lock);
+  if (lost)
+    flush_writes_lost (u);
 
   /* Nobody can reach the old handle now, and it has nothing in flight. */
   nbd_close (old);

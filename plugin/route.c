@@ -17,6 +17,7 @@
 #include <nbdkit-plugin.h>
 
 #include "completion.h"
+#include "flush.h"
 #include "params.h"
 #include "pool.h"
 #include "route.h"
@@ -182,7 +183,7 @@ route_request (enum route_op op, void *buf, uint32_t count,
         continue;
       atomic_store (&pool.conn[i].dirty, true);
       if (err == 0 && atomic_load (&pool.conn[i].gen) != gens[i])
-        atomic_store (&pool.conn[i].lost_writes, true);
+        flush_writes_lost (&pool.conn[i]);
     }
   }
   if (err) {

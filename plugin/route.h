@@ -24,9 +24,4 @@ extern int route_request (enum route_op op, void *buf, uint32_t count,
 extern int route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
                           struct nbdkit_extents *extents);
 
-/* flush.c: flush every upstream connection that may hold writes a
- * client has seen acknowledged, in parallel.
- */
-extern int flush_dirty (void);
-
 #endif /* MULTICOPY_ROUTE_H */

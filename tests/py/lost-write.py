@@ -1,0 +1,71 @@
+# A write that one client saw acknowledged is lost upstream before any
+# flush covered it.  Every client connected at the time must see its
+# next flush fail (once); a client that connects afterwards must not.
+#
+#   nbdsh -c 'exec(open("lost-write.py").read())'
+# Environment: URI (the export under test), UP (the upstream's own
+# URI, to check that the data really is gone), SEG (stripe size),
+# LOSE: "flush-fails FILE" (the upstream fails a flush while FILE
+# exists, dropping what it held) or "cut PROXY-PID CUT-FILE" (the
+# relay cuts one upstream connection).
+import errno
+import os
+import signal
+import time
+
+uri, seg = os.environ["URI"], int(os.environ["SEG"])
+how = os.environ["LOSE"].split()
+
+
+def client():
+    c = nbd.NBD()
+    c.connect_uri(uri)
+    return c
+
+
+def flush_fails(c, who):
+    try:
+        c.flush()
+    except nbd.Error as e:
+        assert e.errnum == errno.EIO, f"{who}: {e.string}"
+        print(f"{who}: flush failed with EIO: {e.string}")
+        return
+    raise AssertionError(f"{who}: flush succeeded although acknowledged "
+                         "writes were lost")
+
+
+a, b = client(), client()
+data = os.urandom(8 * seg)
+a.pwrite(data, 0)               # acknowledged, on every connection
+
+if how[0] == "flush-fails":
+    open(how[1], "w").close()
+    flush_fails(b, "B, whose own flush failed")
+    os.unlink(how[1])
+else:
+    _, pid, cutfile = how
+    open(cutfile, "w").write("1\n")
+    os.kill(int(pid), signal.SIGUSR1)
+    # Reads of the lost stripes wait for the reconnect.
+    time.sleep(0.3)
+    b.pread(8 * seg, 0)
+    flush_fails(b, "B, the first to flush after the loss")
+
+# The loss is real: the upstream does not hold all of A's data.
+fresh = nbd.NBD()
+fresh.connect_uri(os.environ["UP"])
+assert fresh.pread(8 * seg, 0) != data, "nothing was lost: the test is void"
+fresh.shutdown()
+
+c = client()                    # connected after the loss
+flush_fails(a, "A, which wrote the lost data")
+a.flush()
+b.flush()
+c.flush()
+print("A and B were told once; C, connected after the loss, was not")
+a.pwrite(data, 0)
+c.flush()
+fresh = nbd.NBD()
+fresh.connect_uri(os.environ["UP"])
+assert fresh.pread(8 * seg, 0) == data
+print("written again and flushed: the upstream holds it")
