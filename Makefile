@@ -9,7 +9,7 @@
 #   make check-valgrind  the tests with every nbdkit under valgrind
 #   make check-tsan      the stress test with a ThreadSanitizer build
 
-VERSION    = 0.1.0
+VERSION    = 0.2.0
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS    ?= -O2 -g

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Only the helpers of nbdkit-common.h are used here; the plugin and
  * the filter both get them from the server at run time.
@@ -10,6 +11,26 @@
 #include <nbdkit-plugin.h>
 
 #include "params.h"
+
+/* nbdkit passes keys that point into argv, which outlives us. */
+static const char *given[64];
+static unsigned nr_given;
+
+int
+multicopy_param_once (const char *key)
+{
+  unsigned i;
+
+  for (i = 0; i < nr_given; ++i) {
+    if (strcmp (given[i], key) == 0) {
+      nbdkit_error ("%s= is given twice: it takes one value", key);
+      return -1;
+    }
+  }
+  if (nr_given < sizeof given / sizeof given[0])
+    given[nr_given++] = key;
+  return 0;
+}
 
 int
 multicopy_parse_connections (const char *value, unsigned *connections)

@@ -20,6 +20,11 @@
   "connections=<N>      Upstream connections, 1..64 (default 4).\n" \
   "segment-size=<SIZE>  Stripe size, a power of 2 (default 4M)."
 
+/* A key that takes one value: 0 the first time it is given, -1 (with
+ * an error naming it) the second.
+ */
+extern int multicopy_param_once (const char *key);
+
 /* Each returns 0, or -1 after an nbdkit_error that names the key. */
 extern int multicopy_parse_connections (const char *value,
                                         unsigned *connections);

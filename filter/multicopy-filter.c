@@ -28,9 +28,11 @@ multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                   const char *key, const char *value)
 {
   if (strcmp (key, "connections") == 0)
-    return multicopy_parse_connections (value, &connections);
+    return multicopy_param_once (key) == -1 ? -1 :
+      multicopy_parse_connections (value, &connections);
   if (strcmp (key, "segment-size") == 0)
-    return multicopy_parse_segment_size (value, &segment_size);
+    return multicopy_param_once (key) == -1 ? -1 :
+      multicopy_parse_segment_size (value, &segment_size);
   return next (nxdata, key, value);
 }
 

@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libnbd.h>
 
@@ -22,7 +25,13 @@ struct upstream_config config = {
   .segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT,
   .connect_timeout_ms = MULTICOPY_CONNECT_TIMEOUT_DEFAULT_MS,
   .retry_ms = MULTICOPY_RETRY_DEFAULT_MS,
+  .reconnect_timeout_ms = MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS,
 };
+
+/* For the checks that need to see every key first. */
+static const char *first_tls_key; /* the first tls-* key given */
+static const char *retry_value;   /* retry=, as given */
+static bool reconnect_timeout_given;
 
 static int
 parse_tls (const char *value)
@@ -66,7 +75,6 @@ parse_seconds (const char *key, const char *value, bool zero_ok,
 static int
 absolute_path (const char *key, const char *value, char **path)
 {
-  free (*path);
   *path = nbdkit_absolute_path (value);
   if (*path == NULL) {
     nbdkit_error ("%s=%s: cannot make the path absolute", key, value);
@@ -75,10 +83,39 @@ absolute_path (const char *key, const char *value, char **path)
   return 0;
 }
 
+/* TLS files are read at each connect, long after startup: check them
+ * now, while the user is watching.
+ */
+static int
+tls_file (const char *key, const char *value, char **path, bool directory)
+{
+  struct stat st;
+
+  if (absolute_path (key, value, path) == -1)
+    return -1;
+  if (stat (*path, &st) == -1 ||
+      (!directory && access (*path, R_OK) == -1)) {
+    nbdkit_error ("%s=%s: %m", key, value);
+    return -1;
+  }
+  if (directory != !!S_ISDIR (st.st_mode)) {
+    nbdkit_error ("%s=%s: %s", key, value,
+                  directory ? "not a directory" : "is a directory");
+    return -1;
+  }
+  return 0;
+}
+
+
 int
 config_key (const char *key, const char *value)
 {
   int r;
+
+  if (multicopy_param_once (key) == -1)
+    return -1;
+  if (strncmp (key, "tls-", 4) == 0 && first_tls_key == NULL)
+    first_tls_key = key;
 
   if (strcmp (key, "uri") == 0)
     config.uri = value;
@@ -96,15 +133,21 @@ config_key (const char *key, const char *value)
     return multicopy_parse_segment_size (value, &config.segment_size);
   else if (strcmp (key, "connect-timeout") == 0)
     return parse_seconds (key, value, false, &config.connect_timeout_ms);
-  else if (strcmp (key, "retry") == 0)
+  else if (strcmp (key, "retry") == 0) {
+    retry_value = value;
     return parse_seconds (key, value, true, &config.retry_ms);
+  }
+  else if (strcmp (key, "reconnect-timeout") == 0) {
+    reconnect_timeout_given = true;
+    return parse_seconds (key, value, true, &config.reconnect_timeout_ms);
+  }
   else if (strcmp (key, "tls") == 0) {
     if ((r = parse_tls (value)) == -1)
       return -1;
     config.tls = r;
   }
   else if (strcmp (key, "tls-certificates") == 0)
-    return absolute_path (key, value, &config.tls_certificates);
+    return tls_file (key, value, &config.tls_certificates, true);
   else if (strcmp (key, "tls-verify") == 0) {
     if ((r = nbdkit_parse_bool (value)) == -1) {
       nbdkit_error ("tls-verify=%s: expecting a boolean", value);
@@ -115,7 +158,7 @@ config_key (const char *key, const char *value)
   else if (strcmp (key, "tls-username") == 0)
     config.tls_username = value;
   else if (strcmp (key, "tls-psk") == 0)
-    return absolute_path (key, value, &config.tls_psk);
+    return tls_file (key, value, &config.tls_psk, false);
   else {
     nbdkit_error ("unknown parameter '%s' (see nbdkit multicopy --help)",
                   key);
@@ -129,8 +172,6 @@ config_finish (void)
 {
   struct nbd_handle *nbd;
   int transports = !!config.uri + !!config.socket + !!config.hostname;
-  bool any_tls_key = config.tls_certificates || config.tls_verify != -1 ||
-    config.tls_username || config.tls_psk;
   bool uri_ok, tls_ok;
 
   if (transports != 1) {
@@ -146,8 +187,25 @@ config_finish (void)
                   "put the export name in the URI");
     return -1;
   }
+  if (config.tls == LIBNBD_TLS_DISABLE && first_tls_key) {
+    nbdkit_error ("%s= cannot be used with tls=off, which would ignore it",
+                  first_tls_key);
+    return -1;
+  }
   if (config.tls == -1)
-    config.tls = any_tls_key ? LIBNBD_TLS_ALLOW : LIBNBD_TLS_DISABLE;
+    config.tls = first_tls_key ? LIBNBD_TLS_ALLOW : LIBNBD_TLS_DISABLE;
+
+  /* Until 0.2.0 retry= was how long requests wait for a lost
+   * connection: keep that working for one release, and say so.
+   */
+  if (retry_value && !reconnect_timeout_given) {
+    config.reconnect_timeout_ms = config.retry_ms;
+    fprintf (stderr, "nbdkit: multicopy: warning: retry=%s also sets "
+             "reconnect-timeout=%s, as retry= did before 0.2.0; in a later "
+             "release it will only bound the wait for the upstream at "
+             "startup, as in nbdkit-nbd-plugin: give reconnect-timeout= "
+             "as well\n", retry_value, retry_value);
+  }
 
   /* Ask libnbd once what it was built with. */
   nbd = nbd_create ();

@@ -25,14 +25,16 @@ struct upstream_config {
 
   unsigned connections;
   uint64_t segment_size;
-  unsigned connect_timeout_ms;
-  unsigned retry_ms;            /* how long requests wait for a reconnect */
+  unsigned connect_timeout_ms;  /* one deadline for a round of handshakes */
+  unsigned retry_ms;            /* at startup: how long to keep trying */
+  unsigned reconnect_timeout_ms; /* how long requests wait for a reconnect */
 };
 
 extern struct upstream_config config;
 
 #define MULTICOPY_CONNECT_TIMEOUT_DEFAULT_MS 10000
-#define MULTICOPY_RETRY_DEFAULT_MS 60000
+#define MULTICOPY_RETRY_DEFAULT_MS 10000
+#define MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS 60000
 
 extern int config_key (const char *key, const char *value);
 extern int config_finish (void);
@@ -44,8 +46,11 @@ extern void config_free (void);
   "hostname=<HOST>      Upstream TCP host, instead of uri.\n" \
   "port=<PORT>          TCP port with hostname (default 10809).\n" \
   "export=<NAME>        Export name with socket or hostname (default \"\").\n" \
-  "connect-timeout=<S>  Seconds to wait for each handshake (default 10).\n" \
-  "retry=<S>            Seconds requests wait for a lost connection to\n" \
+  "connect-timeout=<S>  Seconds that all the handshakes of one attempt\n" \
+  "                     may take together (default 10).\n" \
+  "retry=<S>            Seconds to keep trying to reach the upstream at\n" \
+  "                     startup (default 10, 0: fail at once).\n" \
+  "reconnect-timeout=<S>  Seconds requests wait for a lost connection to\n" \
   "                     come back (default 60, 0: fail at once).\n" \
   "tls=off|on|require   TLS toward the upstream.\n" \
   "tls-certificates=<DIR>  Directory of x509 certificates.\n" \

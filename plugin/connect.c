@@ -6,6 +6,11 @@
  * client wait forever in the handshake) costs the timeout, not a hang:
  * the ones still negotiating at the deadline are dropped and the pool
  * goes on with those that came up.
+ *
+ * At startup the upstream may not be up yet (a service started in the
+ * wrong order, a socket not yet created): then the whole attempt is
+ * repeated with backoff for up to retry= seconds, as nbdkit's nbd
+ * plugin does with its retry=.
  */
 
 #include <errno.h>
@@ -23,21 +28,13 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "aio-events.h"
+#include "clock.h"
 #include "config.h"
+#include "connect.h"
 #include "params.h"
-#include "pool.h"
 
-/* -D multicopy.verbose=1 turns on libnbd's debugging. */
 NBDKIT_DLL_PUBLIC int multicopy_debug_verbose = 0;
-
-int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 configure_tls (struct nbd_handle *nbd)
@@ -58,12 +55,26 @@ configure_tls (struct nbd_handle *nbd)
   return 0;
 }
 
+/* Keep the first error: libnbd's message is per thread, so copy it
+ * before the next call.
+ */
+static void
+failed (struct connect_failure *why, unsigned i, int err, const char *msg)
+{
+  nbdkit_debug ("upstream connection %u: %s", i, msg);
+  if (why->msg[0] == '\0') {
+    why->err = err;
+    snprintf (why->msg, sizeof why->msg, "%s", msg);
+  }
+}
+
 /* Create handle i and start its connection without waiting. */
 static struct nbd_handle *
-start_connect (unsigned i, bool quiet)
+start_connect (unsigned i, struct connect_failure *why)
 {
   struct nbd_handle *nbd;
   char name[32];
+  int r;
 
   nbd = nbd_create ();
   if (nbd == NULL)
@@ -82,72 +93,39 @@ start_connect (unsigned i, bool quiet)
   if (config.export && nbd_set_export_name (nbd, config.export) == -1)
     goto err;
 
-  if (config.uri) {
-    if (nbd_aio_connect_uri (nbd, config.uri) == -1)
-      goto err;
-  }
-  else if (config.socket) {
-    if (nbd_aio_connect_unix (nbd, config.socket) == -1)
-      goto err;
-  }
-  else {
-    if (nbd_aio_connect_tcp (nbd, config.hostname,
-                             config.port ? config.port : "10809") == -1)
-      goto err;
-  }
+  if (config.uri)
+    r = nbd_aio_connect_uri (nbd, config.uri);
+  else if (config.socket)
+    r = nbd_aio_connect_unix (nbd, config.socket);
+  else
+    r = nbd_aio_connect_tcp (nbd, config.hostname,
+                             config.port ? config.port : "10809");
+  if (r == -1)
+    goto err;
   return nbd;
 
  err:
-  if (quiet)
-    nbdkit_debug ("upstream connection %u: %s", i, nbd_get_error ());
-  else
-    nbdkit_error ("upstream connection %u: %s", i, nbd_get_error ());
+  failed (why, i, nbd_get_errno (), nbd_get_error ());
   nbd_close (nbd);
   return NULL;
 }
 
-/* Poll events for what libnbd wants next, 0 if it wants nothing. */
-static short
-wanted_events (struct nbd_handle *nbd)
-{
-  unsigned dir = nbd_aio_get_direction (nbd);
-
-  return ((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
-    ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0);
-}
-
-/* Tell libnbd about what poll saw.  Errors and hangups go to whichever
- * side libnbd is waiting on, so that a refused connect is reported as
- * such rather than left to time out.
- */
-static int
-notify (struct nbd_handle *nbd, short revents)
-{
-  unsigned dir = nbd_aio_get_direction (nbd);
-
-  if ((dir & LIBNBD_AIO_DIRECTION_READ) &&
-      (revents & (POLLIN | POLLHUP | POLLERR)))
-    return nbd_aio_notify_read (nbd);
-  if ((dir & LIBNBD_AIO_DIRECTION_WRITE) &&
-      (revents & (POLLOUT | POLLHUP | POLLERR)))
-    return nbd_aio_notify_write (nbd);
-  return 0;
-}
-
 int
 upstream_connect (struct nbd_handle **handles, unsigned first,
-                  unsigned wanted, bool quiet)
+                  unsigned wanted, int abort_fd,
+                  struct connect_failure *why)
 {
-  void (*report) (const char *fs, ...) = quiet ? nbdkit_debug : nbdkit_error;
   struct nbd_handle *pending[MULTICOPY_CONNECTIONS_MAX];
-  struct pollfd fds[MULTICOPY_CONNECTIONS_MAX];
+  struct pollfd fds[MULTICOPY_CONNECTIONS_MAX + 1];
   unsigned idx[MULTICOPY_CONNECTIONS_MAX];
-  char first_error[256] = "";
   int64_t deadline = now_ms () + config.connect_timeout_ms;
   unsigned i, nfds, ready = 0, stuck = 0;
+  bool aborted = false;
 
+  why->err = 0;
+  why->msg[0] = '\0';
   for (i = 0; i < wanted; ++i) {
-    pending[i] = start_connect (first + i, quiet);
+    pending[i] = start_connect (first + i, why);
     if (pending[i] == NULL) {
       /* Setup errors (a bad URI, say) are the same for every handle. */
       while (i-- > 0)
@@ -166,15 +144,14 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
       if (nbd == NULL || nbd_aio_is_ready (nbd))
         continue;
       if (nbd_aio_is_dead (nbd) || nbd_aio_is_closed (nbd)) {
-        if (first_error[0] == '\0')
-          snprintf (first_error, sizeof first_error,
-                    "the server closed the connection");
+        failed (why, first + i, ECONNRESET,
+                "the server closed the connection");
         nbd_close (nbd);
         pending[i] = NULL;
         continue;
       }
       fds[nfds].fd = nbd_aio_get_fd (nbd);
-      fds[nfds].events = wanted_events (nbd);
+      fds[nfds].events = aio_poll_events (nbd);
       fds[nfds].revents = 0;
       idx[nfds++] = i;
     }
@@ -184,21 +161,21 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
     left = deadline - now_ms ();
     if (left <= 0)
       break;
-    if (poll (fds, nfds, left) == -1) {
+    fds[nfds] = (struct pollfd) { .fd = abort_fd, .events = POLLIN };
+    if (poll (fds, nfds + 1, left) == -1) {
       if (errno == EINTR)
         continue;
-      nbdkit_error ("poll: %m");
+      failed (why, first, errno, "poll failed");
+      break;
+    }
+    if (fds[nfds].revents & POLLIN) {
+      aborted = true;
       break;
     }
     for (i = 0; i < nfds; ++i) {
-      if (fds[i].revents == 0 ||
-          notify (pending[idx[i]], fds[i].revents) == 0)
-        continue;
-      /* libnbd's message is per thread: keep it before the next call. */
-      nbdkit_debug ("upstream connection %u: %s", first + idx[i],
-                    nbd_get_error ());
-      if (first_error[0] == '\0')
-        snprintf (first_error, sizeof first_error, "%s", nbd_get_error ());
+      if (fds[i].revents != 0 &&
+          aio_notify (pending[idx[i]], fds[i].revents) == -1)
+        failed (why, first + idx[i], nbd_get_errno (), nbd_get_error ());
     }
   }
 
@@ -206,7 +183,7 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
   for (i = 0; i < wanted; ++i) {
     if (pending[i] == NULL)
       continue;
-    if (nbd_aio_is_ready (pending[i]))
+    if (nbd_aio_is_ready (pending[i]) && !aborted)
       handles[ready++] = pending[i];
     else {
       nbd_close (pending[i]);
@@ -214,18 +191,84 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
     }
   }
 
+  if (aborted) {
+    why->err = ESHUTDOWN;
+    snprintf (why->msg, sizeof why->msg, "nbdkit is shutting down");
+    return -1;
+  }
   if (ready == 0) {
-    if (first_error[0])
-      report ("cannot connect to the upstream: %s", first_error);
-    else
-      report ("cannot connect to the upstream: no handshake finished "
-                    "within connect-timeout (%u.%03us)",
-                    config.connect_timeout_ms / 1000,
-                    config.connect_timeout_ms % 1000);
+    if (why->msg[0] == '\0') {
+      why->err = ETIMEDOUT;
+      snprintf (why->msg, sizeof why->msg,
+                "no handshake finished within connect-timeout (%u.%03us)",
+                config.connect_timeout_ms / 1000,
+                config.connect_timeout_ms % 1000);
+    }
     return -1;
   }
   if (stuck > 0)
     nbdkit_debug ("%u upstream handshake(s) did not finish within "
                   "connect-timeout", stuck);
   return ready;
+}
+
+/* Failures that waiting may mend: nobody listening yet, a server
+ * going away or too busy to finish a handshake.  Not a bad URI, TLS
+ * refused, an export that is not there.
+ */
+static bool
+passing (int err)
+{
+  switch (err) {
+  case ENOENT: case ECONNREFUSED: case ECONNRESET: case ECONNABORTED:
+  case EPIPE: case ENOTCONN: case EHOSTUNREACH: case ENETUNREACH:
+  case ETIMEDOUT: case EAGAIN: case ESHUTDOWN:
+    return true;
+  default:
+    return false;
+  }
+}
+
+int
+upstream_connect_at_start (struct nbd_handle **handles)
+{
+  int64_t start = now_ms (), deadline = start + config.retry_ms;
+  struct connect_failure why;
+  int backoff = BACKOFF_FIRST_MS;
+  bool waited = false;
+
+  for (;;) {
+    int64_t left;
+    int n = upstream_connect (handles, 0, config.connections, -1, &why);
+
+    if (n >= 1) {
+      if (waited)
+        nbdkit_debug ("the upstream came up after %" PRIi64 " ms",
+                      now_ms () - start);
+      return n;
+    }
+    left = deadline - now_ms ();
+    if (left <= 0 || !passing (why.err)) {
+      if (config.retry_ms > 0 && passing (why.err))
+        nbdkit_error ("cannot connect to the upstream: %s (gave up after "
+                      "retry=%u.%03us)", why.msg,
+                      config.retry_ms / 1000, config.retry_ms % 1000);
+      else
+        nbdkit_error ("cannot connect to the upstream: %s", why.msg);
+      return -1;
+    }
+    /* nbdkit has no warning call: .get_ready runs before nbdkit forks,
+     * so stderr is still where the user looks.
+     */
+    if (!waited)
+      fprintf (stderr, "nbdkit: multicopy: warning: cannot reach the "
+               "upstream yet (%s); trying again for up to retry=%u.%03us\n",
+               why.msg, config.retry_ms / 1000, config.retry_ms % 1000);
+    waited = true;
+    nanosleep (&(struct timespec) {
+        .tv_sec = (left < backoff ? left : backoff) / 1000,
+        .tv_nsec = (left < backoff ? left : backoff) % 1000 * 1000000 },
+      NULL);
+    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+  }
 }

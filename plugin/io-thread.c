@@ -24,6 +24,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "aio-events.h"
 #include "pool.h"
 
 /* Drive one handle until it dies or closes. */
@@ -38,8 +39,6 @@ run_connection (struct upstream *u)
   fds[1].events = POLLIN;
 
   while (!nbd_aio_is_dead (u->nbd) && !nbd_aio_is_closed (u->nbd)) {
-    unsigned dir;
-
     /* pool_close has flushed and nothing is in flight any more. */
     if (atomic_load (&u->stopping) && !disconnecting) {
       if (nbd_aio_disconnect (u->nbd, 0) == -1)
@@ -47,9 +46,7 @@ run_connection (struct upstream *u)
       disconnecting = true;
     }
 
-    dir = nbd_aio_get_direction (u->nbd);
-    fds[0].events = ((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
-      ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0);
+    fds[0].events = aio_poll_events (u->nbd);
     if (poll (fds, 2, -1) == -1) {
       if (errno == EINTR)
         continue;
@@ -63,20 +60,8 @@ run_connection (struct upstream *u)
         nbdkit_debug ("upstream connection %u: kick: %m", u->index);
     }
 
-    /* Another thread may have moved the state machine meanwhile. */
-    dir = nbd_aio_get_direction (u->nbd);
-    if ((dir & LIBNBD_AIO_DIRECTION_READ) &&
-        (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-      if (nbd_aio_notify_read (u->nbd) == -1)
-        nbdkit_debug ("upstream connection %u: %s",
-                      u->index, nbd_get_error ());
-    }
-    else if ((dir & LIBNBD_AIO_DIRECTION_WRITE) &&
-             (fds[0].revents & (POLLOUT | POLLHUP | POLLERR))) {
-      if (nbd_aio_notify_write (u->nbd) == -1)
-        nbdkit_debug ("upstream connection %u: %s",
-                      u->index, nbd_get_error ());
-    }
+    if (aio_notify (u->nbd, fds[0].revents) == -1)
+      nbdkit_debug ("upstream connection %u: %s", u->index, nbd_get_error ());
   }
 }
 

@@ -21,6 +21,7 @@
 #include <nbdkit-plugin.h>
 
 #include "config.h"
+#include "connect.h"
 #include "flush.h"
 #include "params.h"
 #include "pool.h"
@@ -102,7 +103,7 @@ pool_open (void)
   unsigned i;
   int n;
 
-  n = upstream_connect (handles, 0, config.connections, false);
+  n = upstream_connect_at_start (handles);
   if (n == -1)
     return -1;
 

@@ -91,15 +91,6 @@ extern void pool_close (void);  /* .cleanup: flush, disconnect, free */
  */
 extern int pool_check_reconnected (unsigned i, struct nbd_handle *nbd);
 
-/* connect.c: open up to wanted handles at once, named from first, each
- * handshake bounded by the connect timeout.  Fills handles[0..r-1]
- * with the ones that came up and returns r >= 1, or -1 with the error
- * reported (as a debug message if quiet).
- */
-extern int upstream_connect (struct nbd_handle **handles, unsigned first,
-                             unsigned wanted, bool quiet);
-extern int64_t now_ms (void);
-
 /* io-thread.c */
 extern int io_thread_start (struct upstream *u);
 extern void io_thread_stop (struct upstream *u);

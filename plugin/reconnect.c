@@ -2,8 +2,8 @@
  *
  * When a handle dies its I/O thread opens a new one, with backoff,
  * until it succeeds or the pool stops.  Meanwhile requests for its
- * stripes wait, for at most retry= seconds from when it went down;
- * after that they fail at once until it is back.
+ * stripes wait, for at most reconnect-timeout= seconds from when it
+ * went down; after that they fail at once until it is back.
  *
  * Requests that were in flight are sent again by their issuers
  * (route.c): none of them was acknowledged to a client, and reads,
@@ -29,12 +29,11 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "clock.h"
 #include "config.h"
+#include "connect.h"
 #include "flush.h"
 #include "pool.h"
-
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS   5000
 
 /* Sleep up to ms, or less if pool_close kicks us. */
 static void
@@ -95,21 +94,22 @@ upstream_reconnect (struct upstream *u)
   set_up (u, false);
   down = u->down_since_ms;
   nbdkit_error ("upstream connection %u %s; reconnecting (requests for its "
-                "stripes wait up to retry=%u.%03us)", u->index,
+                "stripes wait up to reconnect-timeout=%u.%03us)", u->index,
                 nbd_aio_is_dead (u->nbd) ? "died" : "was closed by the server",
-                config.retry_ms / 1000, config.retry_ms % 1000);
+                config.reconnect_timeout_ms / 1000, config.reconnect_timeout_ms % 1000);
 
   while (!atomic_load (&u->stopping)) {
     struct nbd_handle *nbd;
+    struct connect_failure why;
     int64_t left;
 
-    if (!gave_up && now_ms () - down >= config.retry_ms) {
-      nbdkit_error ("upstream connection %u: still down after retry=%u.%03us;"
+    if (!gave_up && now_ms () - down >= config.reconnect_timeout_ms) {
+      nbdkit_error ("upstream connection %u: still down after reconnect-timeout=%u.%03us;"
                     " requests for its stripes fail until it is back",
-                    u->index, config.retry_ms / 1000, config.retry_ms % 1000);
+                    u->index, config.reconnect_timeout_ms / 1000, config.reconnect_timeout_ms % 1000);
       gave_up = true;           /* waiters time out by themselves */
     }
-    if (upstream_connect (&nbd, u->index, 1, true) == 1) {
+    if (upstream_connect (&nbd, u->index, 1, -1, &why) == 1) {
       if (pool_check_reconnected (u->index, nbd) == 0) {
         swap_handle (u, nbd);
         set_up (u, true);
@@ -119,8 +119,8 @@ upstream_reconnect (struct upstream *u)
       }
       nbd_close (nbd);
     }
-    /* Wake at the end of the retry window too, to log it on time. */
-    left = down + config.retry_ms - now_ms ();
+    /* Wake at the end of the reconnect-timeout window too, to log it on time. */
+    left = down + config.reconnect_timeout_ms - now_ms ();
     nap (u, !gave_up && left >= 0 && left < backoff ? (int) left : backoff);
     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
   }
@@ -132,7 +132,7 @@ upstream_wait_back (struct upstream *u, unsigned gen)
   int64_t start = now_ms ();
   bool back = false;
 
-  if (config.retry_ms == 0)
+  if (config.reconnect_timeout_ms == 0)
     return false;
 
   pthread_mutex_lock (&u->state_lock);
@@ -148,7 +148,8 @@ upstream_wait_back (struct upstream *u, unsigned gen)
       back = true;
       break;
     }
-    left = (u->up ? start : u->down_since_ms) + config.retry_ms - now_ms ();
+    left = (u->up ? start : u->down_since_ms) + config.reconnect_timeout_ms -
+      now_ms ();
     if (left <= 0)
       break;
     if (left < wait_ms)

@@ -52,11 +52,38 @@ refused connections=2 -- 'exactly one of uri=, socket= or hostname='
 refused "$up" socket="$(sock up)" -- 'exactly one of uri=, socket= or hostname='
 refused socket="$(sock up)" port=10809 -- 'port= needs hostname='
 refused "$up" export=foo -- 'export= cannot be used with uri='
-refused "nbd+unix:///?socket=$tmp/nowhere.sock" -- \
+refused "nbd+unix:///?socket=$tmp/nowhere.sock" retry=0 -- \
   'cannot connect|No such file or directory'
-refused socket="$tmp/nowhere.sock" -- 'No such file or directory'
-refused hostname=127.0.0.1 port=1 -- 'Connection refused'
-refused "not-a-uri" -- 'upstream connection 0: .*uri'
+refused socket="$tmp/nowhere.sock" retry=0 -- 'No such file or directory'
+refused hostname=127.0.0.1 port=1 retry=0 -- 'Connection refused'
+refused "not-a-uri" -- 'cannot connect to the upstream: .*uri'
+
+# Nothing is accepted silently: a key given twice, TLS keys that
+# tls=off would ignore, key files that are not there.
+refused "$up" connections=4 connections=8 -- 'connections= is given twice'
+refused "$up" segment-size=1M segment-size=2M -- 'segment-size= is given twice'
+refused "$up" "$up" -- 'uri= is given twice'
+refused "$up" reconnect-timeout=1 reconnect-timeout=2 -- \
+  'reconnect-timeout= is given twice'
+psktool -u alice -p "$tmp/keys.psk" >/dev/null
+refused "$up" tls=off tls-psk="$tmp/keys.psk" -- \
+  'tls-psk= cannot be used with tls=off'
+refused "$up" tls-username=alice tls=off -- \
+  'tls-username= cannot be used with tls=off'
+refused "$up" tls-psk="$tmp/none.psk" -- \
+  "tls-psk=$tmp/none.psk: No such file or directory"
+refused "$up" tls-certificates="$tmp/none.d" -- \
+  "tls-certificates=$tmp/none.d: No such file or directory"
+refused "$up" tls-certificates="$tmp/keys.psk" -- \
+  "tls-certificates=$tmp/keys.psk: not a directory"
+for key in connections segment-size; do
+  value=$([ $key = connections ] && echo 2 || echo 4M)
+  out=$(nbdkit_to_end -U - --filter="$filter" memory 1M "$key=$value" "$key=$value" \
+          --run true) && fail "the filter accepted $key twice"
+  grep -q "$key= is given twice" <<<"$out" ||
+    fail "the filter's message for $key twice: $out"
+  echo "filter refused: $key twice"
+done
 
 # A stripe that splits the upstream's blocks.
 start_nbdkit big --filter=blocksize-policy memory 16M \
@@ -77,7 +104,7 @@ EOF
 track_pid silent $!
 for i in $(seq 50); do [ -S "$(sock silent)" ] && break; sleep 0.1; done
 start=$(date +%s%N)
-refused "$(uri silent)" connect-timeout=1 -- \
+refused "$(uri silent)" connect-timeout=1 retry=0 -- \
   'no handshake finished within connect-timeout \(1.000s\)'
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "silent server refused after ${elapsed_ms}ms"

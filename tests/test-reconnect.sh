@@ -5,7 +5,7 @@
 #  B. a connection cut while it held unflushed writes (an upstream that
 #     really drops them): the next flush fails with EIO, and only once;
 #  C. an upstream that stays down: requests for the lost stripes fail
-#     with EIO after retry= seconds (the others keep working), and work
+#     with EIO after reconnect-timeout= seconds (the others keep working), and work
 #     again once it is back.
 source "$(dirname "$0")/functions.sh"
 
@@ -82,10 +82,10 @@ stop_server mc
 stop_server proxy
 stop_server up
 
-echo "== C. an upstream that stays down: EIO after retry=, back later"
+echo "== C. an upstream that stays down: EIO after reconnect-timeout=, back later"
 start_nbdkit up memory 16M
 start_relay
-start_multicopy mc proxy connections=4 segment-size=64K retry=1
+start_multicopy mc proxy connections=4 segment-size=64K reconnect-timeout=1
 export PROXY_PID=${server_pid[proxy]}
 timeout 90 nbdsh -c "$prelude" -c '
 h.flush()
@@ -100,7 +100,7 @@ for i in range(8):
         assert time.monotonic() - t < 0.5, f"stripe {i} waited"
     except nbd.Error as e:
         assert e.errnum == errno.EIO, e.string
-        assert time.monotonic() - t < 4, f"stripe {i} waited past retry="
+        assert time.monotonic() - t < 4, f"stripe {i} waited past reconnect-timeout="
         failed.append(i)
 assert len(failed) == 2 and failed[1] == failed[0] + 4, failed
 k = failed[0]
@@ -124,9 +124,9 @@ while True:
 for i in range(8):
     assert h.pread(seg, i * seg) == data[i]
 h.flush()
-print("stripes", failed, "failed with EIO within retry=1 and came back")
+print("stripes", failed, "failed with EIO within reconnect-timeout=1 and came back")
 '
-grep -q 'still down after retry=1.000s' "$tmp/mc.log" ||
+grep -q 'still down after reconnect-timeout=1.000s' "$tmp/mc.log" ||
   fail "giving up was not logged"
 stop_server mc
 
@@ -146,7 +146,7 @@ start_up_file ()
     wdelay=30ms
 }
 start_up_file
-start_multicopy mc up connections=4 segment-size=256K retry=30
+start_multicopy mc up connections=4 segment-size=256K reconnect-timeout=30
 nbdcopy --flush "$tmp/src.raw" "$(uri mc)" >"$tmp/client.out" 2>&1 &
 client=$!
 sleep 0.7

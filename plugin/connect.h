@@ -1,0 +1,39 @@
+/* nbdkit-multicopy plugin: opening upstream connections. */
+
+#ifndef MULTICOPY_CONNECT_H
+#define MULTICOPY_CONNECT_H
+
+#include <stddef.h>
+
+#include <libnbd.h>
+
+/* Backoff between tries, at startup and when reconnecting. */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   5000
+
+/* Why no connection came up. */
+struct connect_failure {
+  int err;                      /* errno of the first error */
+  char msg[256];
+};
+
+/* Open up to wanted handles at once, named from first.  One deadline,
+ * connect-timeout, bounds all the handshakes; abort_fd (-1: none)
+ * becoming readable ends them at once.  Fills handles[0..r-1] with the
+ * handles that came up and returns r >= 1, or returns -1 and fills
+ * why.  Logs only debug messages.
+ */
+extern int upstream_connect (struct nbd_handle **handles, unsigned first,
+                             unsigned wanted, int abort_fd,
+                             struct connect_failure *why);
+
+/* .get_ready: the same for all connections, trying again with backoff
+ * for up to retry= seconds while the failure may pass (the upstream
+ * is not up yet).  Returns r >= 1, or -1 with the error reported.
+ */
+extern int upstream_connect_at_start (struct nbd_handle **handles);
+
+/* -D multicopy.verbose=1 */
+extern int multicopy_debug_verbose;
+
+#endif /* MULTICOPY_CONNECT_H */

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Starting before the upstream is up: retry= (as in nbdkit-nbd-plugin)
+# bounds how long the plugin keeps trying to reach it at startup, with
+# backoff, saying so in the log; reconnect-timeout= is what retry= used
+# to be (how long requests wait for a lost connection), and retry=
+# alone still sets it too, with a deprecation warning.
+source "$(dirname "$0")/functions.sh"
+requires nbdsh
+
+# start_late NAME ARGS...: the plugin for an upstream socket that does
+# not exist yet; it must still be waiting a while later.
+start_late ()
+{
+  local name=$1
+  shift
+  "${nbdkit_cmd[@]}" -f -v -U "$(sock "$name")" "$plugin" \
+    socket="$(sock up)" "$@" >"$tmp/$name.log" 2>&1 &
+  track_pid "$name" $!
+  sleep 2
+  kill -0 "${server_pid[$name]}" || fail "$name gave up at once: $(cat "$tmp/$name.log")"
+  [ ! -e "$(sock "$name")" ] || fail "$name serves without an upstream"
+}
+
+# ready_within NAME SECONDS: NAME's socket appears in time.
+ready_within ()
+{
+  local i
+  for i in $(seq $(( $2 * 10 ))); do
+    [ -S "$(sock "$1")" ] && return 0
+    sleep 0.1
+  done
+  fail "$1 not serving ${2}s after the upstream came up: $(tail "$tmp/$1.log")"
+}
+
+echo "== retry=30: waits for an upstream that comes up 2s later"
+start_late mc retry=30 connections=4
+grep -q 'cannot reach the upstream yet.*No such file or directory.*retry=30' \
+  "$tmp/mc.log" || fail "the wait was not logged: $(cat "$tmp/mc.log")"
+start_nbdkit up memory 16M
+ready_within mc 10
+nbdsh -u "$(uri mc)" -c '
+h.pwrite(b"x" * 65536, 0)
+h.flush()
+assert h.pread(65536, 0) == b"x" * 65536
+'
+nbd_sha256 "$(uri up)" >/dev/null
+stop_server mc
+
+echo "== the default also waits a while"
+stop_server up
+start_late mc2 connections=2
+start_nbdkit up memory 16M
+ready_within mc2 10
+stop_server mc2
+
+echo "== retry=1 and no upstream: refused after about a second"
+start=$(date +%s%N)
+rc=0
+out=$(nbdkit_to_end -U - "$plugin" socket="$tmp/nowhere.sock" retry=1 \
+        --run true) || rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "not refused (rc $rc): $out"
+grep -q "cannot connect to the upstream.*No such file or directory" \
+  <<<"$out" || fail "no reason given: $out"
+grep -q "gave up after retry=1" <<<"$out" || fail "retry= not named: $out"
+[ $ms -ge 900 ] && [ $ms -lt 8000 ] || fail "refused after ${ms}ms"
+echo "refused after ${ms}ms: $(grep -m1 'gave up' <<<"$out")"
+
+echo "== retry= alone still sets the reconnect timeout, and says so"
+rc=0
+out=$(nbdkit_to_end -U - "$plugin" "$(uri up)" retry=5 --run true) || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 125 ] || fail "retry=5 refused: $out"
+grep -q 'warning: retry=5 also sets reconnect-timeout=5' <<<"$out" ||
+  fail "no deprecation warning: $out"
+out=$(nbdkit_to_end -U - "$plugin" "$(uri up)" retry=5 reconnect-timeout=7 \
+        --run true)
+! grep -q 'warning: retry=' <<<"$out" ||
+  fail "a warning although reconnect-timeout= was given: $out"
+echo "deprecation warning only without reconnect-timeout="
