@@ -15,6 +15,7 @@
 
 #include <nbdkit-filter.h>
 
+#include "below.h"
 #include "errseq.h"
 #include "fanout.h"
 #include "params.h"
@@ -33,7 +34,17 @@ multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   if (strcmp (key, "segment-size") == 0)
     return multicopy_param_once (key) == -1 ? -1 :
       multicopy_parse_segment_size (value, &segment_size);
+  below_config (key, value);
   return next (nxdata, key, value);
+}
+
+static int
+multicopy_config_complete (nbdkit_next_config_complete *next,
+                           nbdkit_backend *nxdata)
+{
+  if (below_check () == -1)
+    return -1;
+  return next (nxdata);
 }
 
 #define multicopy_config_help MULTICOPY_PARAMS_HELP
@@ -263,6 +274,7 @@ static struct nbdkit_filter filter = {
   .name               = "multicopy",
   .longname           = "nbdkit multicopy filter",
   .config             = multicopy_config,
+  .config_complete    = multicopy_config_complete,
   .config_help        = multicopy_config_help,
   .get_ready          = multicopy_get_ready,
   .open               = multicopy_open,

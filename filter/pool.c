@@ -11,6 +11,7 @@
 
 #include <nbdkit-filter.h>
 
+#include "below.h"
 #include "fanout.h"
 #include "params.h"
 #include "pool.h"
@@ -138,8 +139,7 @@ open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
   for (i = 0; i < nr; ++i) {
     pool.ctx[i] = nbdkit_next_context_open (backend, readonly, exportname, 1);
     if (pool.ctx[i] == NULL) {
-      nbdkit_error ("multicopy: cannot open backend context %u of %u",
-                    i + 1, nr);
+      below_open_failed (i, nr);
       goto fail;
     }
     pool.nr++;
