@@ -13,6 +13,7 @@
 #include <semaphore.h>
 #include <stdbool.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include <libnbd.h>
 
@@ -46,12 +47,27 @@ request_callback (struct request *r)
 }
 
 /* Drop the issuer's hold and wait for every piece.  Returns 0, or the
- * first error (an errno as libnbd reported it).
+ * first error (an errno as libnbd reported it).  A wait longer than
+ * this tells the shutdown watcher (shutdown.h).
  */
+#define REQUEST_LONG_WAIT_MS 1000
 extern int request_wait (struct request *r);
 
+/* The same, but if pieces are still out at deadline_ms (now_ms ()),
+ * call expire (arg) once, which must make them complete (by cutting
+ * their connections), and go on waiting.
+ */
+extern int request_wait_deadline (struct request *r, int64_t deadline_ms,
+                                  void (*expire) (void *), void *arg);
+
+/* On the I/O thread, after reading replies: whether one of them was
+ * NBD_ESHUTDOWN, the server saying it is going away.
+ */
+extern bool completion_heard_goodbye (void);
+
 /* The errno a client should see for an upstream error: losing the
- * connection is an I/O error, anything the server said passes through.
+ * connection is an I/O error (or ESHUTDOWN if nbdkit is shutting
+ * down), anything the server said passes through.
  */
 extern int upstream_errno (int err);
 

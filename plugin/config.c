@@ -26,6 +26,7 @@ struct upstream_config config = {
   .connect_timeout_ms = MULTICOPY_CONNECT_TIMEOUT_DEFAULT_MS,
   .retry_ms = MULTICOPY_RETRY_DEFAULT_MS,
   .reconnect_timeout_ms = MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS,
+  .shutdown_timeout_ms = MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS,
 };
 
 /* For the checks that need to see every key first. */
@@ -141,6 +142,8 @@ config_key (const char *key, const char *value)
     reconnect_timeout_given = true;
     return parse_seconds (key, value, true, &config.reconnect_timeout_ms);
   }
+  else if (strcmp (key, "shutdown-timeout") == 0)
+    return parse_seconds (key, value, false, &config.shutdown_timeout_ms);
   else if (strcmp (key, "tls") == 0) {
     if ((r = parse_tls (value)) == -1)
       return -1;

@@ -28,6 +28,7 @@ struct upstream_config {
   unsigned connect_timeout_ms;  /* one deadline for a round of handshakes */
   unsigned retry_ms;            /* at startup: how long to keep trying */
   unsigned reconnect_timeout_ms; /* how long requests wait for a reconnect */
+  unsigned shutdown_timeout_ms; /* at exit: for the flush, for late replies */
 };
 
 extern struct upstream_config config;
@@ -35,6 +36,7 @@ extern struct upstream_config config;
 #define MULTICOPY_CONNECT_TIMEOUT_DEFAULT_MS 10000
 #define MULTICOPY_RETRY_DEFAULT_MS 10000
 #define MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS 60000
+#define MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS 5000
 
 extern int config_key (const char *key, const char *value);
 extern int config_finish (void);
@@ -52,6 +54,8 @@ extern void config_free (void);
   "                     startup (default 10, 0: fail at once).\n" \
   "reconnect-timeout=<S>  Seconds requests wait for a lost connection to\n" \
   "                     come back (default 60, 0: fail at once).\n" \
+  "shutdown-timeout=<S> Seconds that exit waits for the upstream: for\n" \
+  "                     replies, and for the final flush (default 5).\n" \
   "tls=off|on|require   TLS toward the upstream.\n" \
   "tls-certificates=<DIR>  Directory of x509 certificates.\n" \
   "tls-verify=<BOOL>    Verify the upstream's certificate (default true).\n" \

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,6 +31,8 @@
 #include "completion.h"
 #include "errseq.h"
 #include "flush.h"
+#include "io-thread.h"
+#include "params.h"
 #include "pool.h"
 
 static struct errseq losses;
@@ -57,6 +60,26 @@ flush_losses_since (atomic_uint *seen)
   return errseq_check_and_advance (&losses, seen);
 }
 
+/* 0, or the errno for a flush that could not be sent. */
+static int
+issue_flush (struct upstream *u, struct request *req)
+{
+  int err = 0;
+
+  pthread_rwlock_rdlock (&u->handle_lock);
+  if (atomic_load (&u->leaving))
+    err = ESHUTDOWN;
+  else if (nbd_aio_flush (u->nbd, request_callback (req), 0) == -1) {
+    nbdkit_error ("upstream connection %u: flush: %s",
+                  u->index, nbd_get_error ());
+    err = EIO;
+  }
+  else
+    upstream_issued (u, u->nbd);
+  pthread_rwlock_unlock (&u->handle_lock);
+  return err;
+}
+
 int
 flush_dirty (void)
 {
@@ -77,16 +100,9 @@ flush_dirty (void)
     }
     sent |= UINT64_C (1) << i;
     request_hold (&req);
-    pthread_rwlock_rdlock (&u->handle_lock);
-    r = nbd_aio_flush (u->nbd, request_callback (&req), 0);
-    if (r == -1)
-      nbdkit_error ("upstream connection %u: flush: %s",
-                    i, nbd_get_error ());
-    else
-      upstream_issued (u);
-    pthread_rwlock_unlock (&u->handle_lock);
-    if (r == -1) {
-      request_release (&req, EIO);
+    r = issue_flush (u, &req);
+    if (r) {
+      request_release (&req, r);
       continue;
     }
     atomic_fetch_add_explicit (&u->flushes, 1, memory_order_relaxed);
@@ -115,4 +131,49 @@ flush_dirty (void)
     return -1;
   }
   return 0;
+}
+
+static void
+cut_exit_flush (void *vp)
+{
+  io_thread_cut (vp, "the flush at exit did not finish within "
+                 "shutdown-timeout");
+}
+
+void
+flush_at_exit (int64_t deadline_ms)
+{
+  struct request req[MULTICOPY_CONNECTIONS_MAX];
+  bool sent[MULTICOPY_CONNECTIONS_MAX] = { false };
+  unsigned i;
+
+  /* One request per connection, to say which ones failed. */
+  for (i = 0; i < pool.nr; ++i) {
+    struct upstream *u = &pool.conn[i];
+    int err;
+
+    if (!atomic_exchange (&u->dirty, false))
+      continue;
+    request_init (&req[i]);
+    request_hold (&req[i]);
+    err = issue_flush (u, &req[i]);
+    if (err)
+      request_release (&req[i], err);
+    sent[i] = true;
+  }
+  for (i = 0; i < pool.nr; ++i) {
+    struct upstream *u = &pool.conn[i];
+    int err;
+
+    if (!sent[i])
+      continue;
+    err = request_wait_deadline (&req[i], deadline_ms, cut_exit_flush, u);
+    if (err)
+      nbdkit_error ("upstream connection %u: writes that clients left "
+                    "unflushed on its stripes (every %u-th stripe of %"
+                    PRIu64 " bytes, from byte %" PRIu64 ") could not be "
+                    "flushed at exit: %s; they may not reach the upstream's "
+                    "storage", i, pool.nr, pool.map.segment_size,
+                    (uint64_t) i * pool.map.segment_size, strerror (err));
+  }
 }

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct upstream;
 
@@ -14,6 +15,12 @@ struct upstream;
  * dropped what it could not write.
  */
 extern int flush_dirty (void);
+
+/* .cleanup: flush what clients left unflushed, each connection on its
+ * own; connections still flushing at deadline_ms (now_ms ()) are cut.
+ * Logs which connections, and so which stripes, could not be flushed.
+ */
+extern void flush_at_exit (int64_t deadline_ms);
 
 /* Connection u may have lost writes that a client saw acknowledged
  * and no flush covered: log it, and make the next flush of every

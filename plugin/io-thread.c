@@ -5,18 +5,28 @@
  * libnbd's socket, reads replies (which runs the completion callbacks
  * that wake the waiting workers) and finishes sends that did not fit.
  * It polls its own loop rather than nbd_poll, which would hold the
- * handle's lock while asleep and stall every issuer.  It also owns the
- * handle's life: it replaces a dead one (reconnect.c) and sends the
- * disconnect at exit.
+ * handle's lock while asleep and stall every issuer.
+ *
+ * It also owns the handle's life.  It replaces a dead one
+ * (reconnect.c).  When the server answers NBD_ESHUTDOWN it is going
+ * away and waits for its clients to leave: the NBD protocol says a
+ * client must then disconnect (NBD_CMD_DISC), and this thread does,
+ * then reconnects.  An idle connection hears of that only when it
+ * sends something, so the thread probes it every few seconds with a
+ * small read of its own stripe; when one connection hears it, the
+ * others probe at once.  At exit it sends the disconnect.  Every wait
+ * on the server has a deadline, after which the connection is cut.
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -25,13 +35,123 @@
 #include <nbdkit-plugin.h>
 
 #include "aio-events.h"
+#include "clock.h"
+#include "completion.h"
+#include "io-thread.h"
 #include "pool.h"
+#include "reconnect.h"
+
+void
+io_thread_kick (struct upstream *u)
+{
+  const uint64_t one = 1;
+
+  /* EAGAIN means the counter is full: the thread is due to wake anyway. */
+  if (write (u->kick_fd, &one, sizeof one) == -1 && errno != EAGAIN)
+    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
+}
+
+static void
+drain_kicks (struct upstream *u)
+{
+  uint64_t n;
+
+  if (read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
+    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
+}
+
+static void
+cut (struct upstream *u, bool only_if_busy, const char *why)
+{
+  /* The read lock keeps the handle, and so the socket, from being
+   * swapped meanwhile.
+   */
+  pthread_rwlock_rdlock (&u->handle_lock);
+  if ((!only_if_busy || nbd_aio_in_flight (u->nbd) > 0) &&
+      !nbd_aio_is_dead (u->nbd) && !nbd_aio_is_closed (u->nbd)) {
+    nbdkit_error ("upstream connection %u: %s: cutting it", u->index, why);
+    if (shutdown (u->fd, SHUT_RDWR) == -1)
+      nbdkit_debug ("upstream connection %u: shutdown: %m", u->index);
+  }
+  pthread_rwlock_unlock (&u->handle_lock);
+}
+
+void
+io_thread_cut (struct upstream *u, const char *why)
+{
+  cut (u, false, why);
+}
+
+void
+io_thread_cut_if_busy (struct upstream *u, const char *why)
+{
+  cut (u, true, why);
+}
+
+/* The server said it is going away: stop issuing on this handle, and
+ * tell the other connections to probe their servers now.
+ */
+static void
+goodbye (struct upstream *u)
+{
+  unsigned i;
+
+  if (atomic_exchange (&u->leaving, true))
+    return;
+  nbdkit_error ("upstream connection %u: the server is shutting down "
+                "(NBD_ESHUTDOWN): disconnecting, to reconnect", u->index);
+  for (i = 0; i < pool.nr; ++i) {
+    if (&pool.conn[i] != u) {
+      atomic_store (&pool.conn[i].probe_now, true);
+      io_thread_kick (&pool.conn[i]);
+    }
+  }
+}
+
+static int
+probe_done (void *vp, int *error)
+{
+  struct upstream *u = vp;
+
+  if (*error == ESHUTDOWN)
+    atomic_store (&u->probe_heard_goodbye, true);
+  atomic_store (&u->probing, false);
+  return 1;
+}
+
+/* A small read of this connection's own stripe, so that the upstream
+ * still sees each byte on one connection only.
+ */
+static void
+probe (struct upstream *u)
+{
+  nbd_completion_callback cb = { .callback = probe_done, .user_data = u };
+
+  if (pool.probe_len == 0)
+    return;
+  atomic_store (&u->probing, true);
+  if (nbd_aio_pread (u->nbd, u->probe_buf, pool.probe_len, u->probe_offset,
+                     cb, 0) == -1) {
+    atomic_store (&u->probing, false);
+    nbdkit_debug ("upstream connection %u: probe: %s",
+                  u->index, nbd_get_error ());
+  }
+}
+
+static int64_t
+earliest (int64_t a, int64_t b)
+{
+  return a == -1 ? b : b == -1 ? a : a < b ? a : b;
+}
 
 /* Drive one handle until it dies or closes. */
 static void
 run_connection (struct upstream *u)
 {
   struct pollfd fds[2];
+  int64_t next_probe = now_ms () + PROBE_INTERVAL_MS;
+  int64_t drain_by = -1;        /* commands in flight, after ESHUTDOWN */
+  int64_t closed_by = -1;       /* the server, after our NBD_CMD_DISC */
   bool disconnecting = false;
 
   fds[0].fd = u->fd;
@@ -39,29 +159,71 @@ run_connection (struct upstream *u)
   fds[1].events = POLLIN;
 
   while (!nbd_aio_is_dead (u->nbd) && !nbd_aio_is_closed (u->nbd)) {
-    /* pool_close has flushed and nothing is in flight any more. */
-    if (atomic_load (&u->stopping) && !disconnecting) {
-      if (nbd_aio_disconnect (u->nbd, 0) == -1)
-        break;
-      disconnecting = true;
+    bool leaving = atomic_load (&u->leaving);
+    int64_t now = now_ms (), wake;
+
+    /* Leave at exit (pool_close has flushed), or when the server
+     * going away has answered what was in flight.
+     */
+    if (!disconnecting && (atomic_load (&u->stopping) || leaving)) {
+      if (atomic_load (&u->stopping) || nbd_aio_in_flight (u->nbd) == 0 ||
+          (drain_by != -1 && now >= drain_by)) {
+        disconnecting = true;
+        closed_by = now + DISCONNECT_TIMEOUT_MS;
+        if (nbd_aio_disconnect (u->nbd, 0) == -1) {
+          nbdkit_debug ("upstream connection %u: disconnect: %s",
+                        u->index, nbd_get_error ());
+          io_thread_cut (u, "cannot send the disconnect");
+        }
+      }
+      else if (drain_by == -1)
+        drain_by = now + DRAIN_TIMEOUT_MS;
+    }
+    if (closed_by != -1 && now >= closed_by) {
+      io_thread_cut (u, "the server did not close the connection after "
+                     "NBD_CMD_DISC");
+      closed_by = -1;
     }
 
+    if (!disconnecting && !leaving &&
+        (atomic_exchange (&u->probe_now, false) || now >= next_probe)) {
+      if (!atomic_load (&u->probing) && nbd_aio_in_flight (u->nbd) == 0)
+        probe (u);
+      next_probe = now + PROBE_INTERVAL_MS;
+    }
+
+    wake = earliest (disconnecting ? -1 : next_probe,
+                     earliest (disconnecting ? -1 : drain_by, closed_by));
+    /* Nothing wanted: a hangup must not spin the loop. */
     fds[0].events = aio_poll_events (u->nbd);
-    if (poll (fds, 2, -1) == -1) {
+    fds[0].fd = fds[0].events ? u->fd : -1;
+    if (poll (fds, 2, wake == -1 ? -1 : wake > now ? wake - now : 0) == -1) {
       if (errno == EINTR)
         continue;
       nbdkit_error ("upstream connection %u: poll: %m", u->index);
-      break;
+      io_thread_cut (u, "cannot poll it");
+      continue;
     }
-
-    if (fds[1].revents & POLLIN) {
-      uint64_t n;
-      if (read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
-        nbdkit_debug ("upstream connection %u: kick: %m", u->index);
-    }
-
+    if (fds[1].revents & POLLIN)
+      drain_kicks (u);
     if (aio_notify (u->nbd, fds[0].revents) == -1)
       nbdkit_debug ("upstream connection %u: %s", u->index, nbd_get_error ());
+    /* Replies of this connection ran their callbacks on this thread. */
+    if (completion_heard_goodbye () ||
+        atomic_exchange (&u->probe_heard_goodbye, false))
+      goodbye (u);
+  }
+}
+
+/* nbdkit is shutting down: no reconnect, just wait to be stopped. */
+static void
+wait_for_stop (struct upstream *u)
+{
+  struct pollfd pfd = { .fd = u->kick_fd, .events = POLLIN };
+
+  while (!atomic_load (&u->stopping)) {
+    if (poll (&pfd, 1, -1) == 1)
+      drain_kicks (u);
   }
 }
 
@@ -78,9 +240,10 @@ io_thread (void *vp)
     run_connection (u);
     if (atomic_load (&u->stopping))
       return NULL;
-    upstream_reconnect (u);
-    if (atomic_load (&u->stopping))
+    if (!upstream_reconnect (u)) {
+      wait_for_stop (u);
       return NULL;
+    }
   }
 }
 
@@ -104,19 +267,6 @@ io_thread_start (struct upstream *u)
   return 0;
 }
 
-void
-io_thread_kick (struct upstream *u)
-{
-  const uint64_t one = 1;
-
-  /* EAGAIN means the counter is full: the thread is due to wake anyway. */
-  if (write (u->kick_fd, &one, sizeof one) == -1 && errno != EAGAIN)
-    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
-}
-
-/* The caller has set stopping: wake the thread to disconnect (or to
- * stop reconnecting) and wait for it.
- */
 void
 io_thread_stop (struct upstream *u)
 {

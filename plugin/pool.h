@@ -12,6 +12,7 @@
 
 #include <libnbd.h>
 
+#include "caps.h"
 #include "stripe.h"
 
 /* libnbd 1.14 refuses reads and writes over 64M and does not split for
@@ -32,6 +33,12 @@ struct upstream {
   int fd;                       /* libnbd's socket */
   atomic_uint gen;              /* bumped at each reconnect */
 
+  /* The server answered NBD_ESHUTDOWN: it is going away.  Nothing new
+   * is issued on this handle; the I/O thread disconnects, then
+   * reconnects.  Cleared with the new handle.
+   */
+  atomic_bool leaving;
+
   /* Whether the connection is up, and since when it is down; requests
    * that need it wait on up_cond.
    */
@@ -45,6 +52,13 @@ struct upstream {
   pthread_t io_thread;
   bool io_thread_started;
   atomic_bool stopping;         /* pool_close: disconnect and exit */
+
+  /* Probing an idle connection (io-thread.c). */
+  atomic_bool probe_now;        /* another connection heard ESHUTDOWN */
+  atomic_bool probing;          /* a probe is in flight */
+  atomic_bool probe_heard_goodbye;
+  uint64_t probe_offset;        /* within this connection's stripes */
+  void *probe_buf;
 
   /* Writes that a client has seen acknowledged and no flush has
    * covered yet.  Set after a write completes, before the client is
@@ -61,62 +75,24 @@ struct upstream {
   atomic_uint_fast64_t losses;  /* times it may have lost such writes */
 };
 
-/* What every upstream connection can do (the AND over them all). */
-struct upstream_caps {
-  int64_t size;
-  bool can_write, can_flush, can_fua, can_trim, can_zero, can_fast_zero;
-  bool can_cache, can_extents, is_rotational, can_multi_conn;
-  uint32_t block_min, block_pref, block_max; /* 0: not advertised */
-  char *description;
-};
-
 struct pool {
   struct upstream *conn;
   unsigned nr;                  /* connections that came up */
   struct stripe_map map;        /* owners == nr */
   uint64_t max_payload;         /* largest read or write piece */
   uint64_t max_command;         /* largest zero/trim/cache piece, 0: any */
+  uint32_t probe_len;           /* the smallest read the upstream takes */
   struct upstream_caps caps;
 };
 
 extern struct pool pool;
 
-/* pool.c: lifecycle. */
 extern int pool_open (void);    /* .get_ready: connect, before serving */
 extern int pool_start (void);   /* .after_fork: start the I/O threads */
-extern void pool_close (void);  /* .cleanup: flush, disconnect, free */
 
-/* pool.c: whether a new handle for connection i serves the same export
- * with everything the pool advertised (0), or not (-1, reported).
+/* .cleanup: flush what clients left unflushed, disconnect, free; each
+ * step bounded by shutdown-timeout.
  */
-extern int pool_check_reconnected (unsigned i, struct nbd_handle *nbd);
-
-/* io-thread.c */
-extern int io_thread_start (struct upstream *u);
-extern void io_thread_stop (struct upstream *u);
-extern void io_thread_kick (struct upstream *u);
-
-/* reconnect.c: the I/O thread, on finding its handle dead, replaces
- * it; returns when it has or when the pool is stopping.
- */
-extern void upstream_reconnect (struct upstream *u);
-
-/* reconnect.c: a request that used connection u with generation gen
- * failed because u was lost.  Wait until u is back with a new handle
- * (true) or until the retry window has passed (false).
- */
-extern bool upstream_wait_back (struct upstream *u, unsigned gen);
-
-/* After issuing a command: the caller's nbd_aio_* call already sent
- * what the socket would take.  Only if bytes are left over does the
- * I/O thread, which may be asleep polling for replies only, need to
- * be woken to poll for POLLOUT too.
- */
-static inline void
-upstream_issued (struct upstream *u)
-{
-  if (nbd_aio_get_direction (u->nbd) & LIBNBD_AIO_DIRECTION_WRITE)
-    io_thread_kick (u);
-}
+extern void pool_close (void);
 
 #endif /* MULTICOPY_POOL_H */

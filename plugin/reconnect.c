@@ -1,18 +1,23 @@
 /* nbdkit-multicopy plugin: bringing a lost upstream connection back.
  *
- * When a handle dies its I/O thread opens a new one, with backoff,
+ * When a handle dies (or the server closes it, or we left a server
+ * that is going away) its I/O thread opens a new one, with backoff,
  * until it succeeds or the pool stops.  Meanwhile requests for its
  * stripes wait, for at most reconnect-timeout= seconds from when it
- * went down; after that they fail at once until it is back.
+ * went down; after that they fail at once until it is back.  When
+ * nbdkit is shutting down nothing reconnects and nothing waits.
  *
  * Requests that were in flight are sent again by their issuers
  * (route.c): none of them was acknowledged to a client, and reads,
  * writes, zeroes, trims and caches can all be repeated.  What cannot
  * be repeated is a write a client already saw acknowledged and no
  * flush has covered: the old connection's server may have dropped it.
- * If the lost connection may have held one, it is marked so that the
- * next flush fails.
+ * If the lost connection may have held one, every client is told at
+ * its next flush (flush.c).
  */
+
+/* sem_clockwait, pthread_cond_clockwait */
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,15 +39,20 @@
 #include "connect.h"
 #include "flush.h"
 #include "pool.h"
+#include "reconnect.h"
+#include "shutdown.h"
 
-/* Sleep up to ms, or less if pool_close kicks us. */
+/* Sleep up to ms, or less if the pool stops or nbdkit shuts down. */
 static void
 nap (struct upstream *u, int ms)
 {
-  struct pollfd pfd = { .fd = u->kick_fd, .events = POLLIN };
+  struct pollfd pfd[2] = {
+    { .fd = u->kick_fd, .events = POLLIN },
+    { .fd = shutdown_fd (), .events = POLLIN },
+  };
   uint64_t n;
 
-  if (poll (&pfd, 1, ms) == 1 &&
+  if (poll (pfd, 2, ms) > 0 && (pfd[0].revents & POLLIN) &&
       read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
     nbdkit_debug ("upstream connection %u: kick: %m", u->index);
 }
@@ -58,6 +68,14 @@ set_up (struct upstream *u, bool up)
   pthread_mutex_unlock (&u->state_lock);
 }
 
+/* Whether writes a client saw acknowledged may sit on u's handle. */
+static bool
+holds_unflushed (struct upstream *u)
+{
+  return atomic_exchange (&u->dirty, false) ||
+    atomic_load (&u->flushing) > 0;
+}
+
 /* Put the new handle in place of the dead one. */
 static void
 swap_handle (struct upstream *u, struct nbd_handle *nbd)
@@ -69,12 +87,13 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
   old = u->nbd;
   u->nbd = nbd;
   u->fd = nbd_aio_get_fd (nbd);
+  atomic_store (&u->leaving, false);
   /* A writer marking dirty after this sees the new generation and
    * reports the loss itself (route.c); one that marked before is seen
    * here.
    */
   atomic_fetch_add (&u->gen, 1);
-  lost = atomic_exchange (&u->dirty, false) || atomic_load (&u->flushing) > 0;
+  lost = holds_unflushed (u);
   pthread_rwlock_unlock (&u->handle_lock);
   if (lost)
     flush_writes_lost (u);
@@ -84,7 +103,13 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
   atomic_fetch_add_explicit (&u->reconnects, 1, memory_order_relaxed);
 }
 
-void
+static bool
+stopping (struct upstream *u)
+{
+  return atomic_load (&u->stopping) || shutdown_requested ();
+}
+
+bool
 upstream_reconnect (struct upstream *u)
 {
   int backoff = BACKOFF_FIRST_MS;
@@ -93,37 +118,67 @@ upstream_reconnect (struct upstream *u)
 
   set_up (u, false);
   down = u->down_since_ms;
+  if (stopping (u))
+    return false;
+  /* Tell clients now, not at the swap: whoever connects from here on
+   * is not concerned.
+   */
+  if (holds_unflushed (u))
+    flush_writes_lost (u);
   nbdkit_error ("upstream connection %u %s; reconnecting (requests for its "
                 "stripes wait up to reconnect-timeout=%u.%03us)", u->index,
-                nbd_aio_is_dead (u->nbd) ? "died" : "was closed by the server",
-                config.reconnect_timeout_ms / 1000, config.reconnect_timeout_ms % 1000);
+                atomic_load (&u->leaving) ? "left its server, which is "
+                "shutting down" : nbd_aio_is_dead (u->nbd) ? "died" :
+                "was closed by the server",
+                config.reconnect_timeout_ms / 1000,
+                config.reconnect_timeout_ms % 1000);
 
-  while (!atomic_load (&u->stopping)) {
+  while (!stopping (u)) {
     struct nbd_handle *nbd;
     struct connect_failure why;
     int64_t left;
 
     if (!gave_up && now_ms () - down >= config.reconnect_timeout_ms) {
-      nbdkit_error ("upstream connection %u: still down after reconnect-timeout=%u.%03us;"
-                    " requests for its stripes fail until it is back",
-                    u->index, config.reconnect_timeout_ms / 1000, config.reconnect_timeout_ms % 1000);
+      nbdkit_error ("upstream connection %u: still down after "
+                    "reconnect-timeout=%u.%03us; requests for its stripes "
+                    "fail until it is back", u->index,
+                    config.reconnect_timeout_ms / 1000,
+                    config.reconnect_timeout_ms % 1000);
       gave_up = true;           /* waiters time out by themselves */
     }
-    if (upstream_connect (&nbd, u->index, 1, -1, &why) == 1) {
-      if (pool_check_reconnected (u->index, nbd) == 0) {
+    if (upstream_connect (&nbd, u->index, 1, shutdown_fd (), &why) == 1) {
+      if (caps_check_reconnected (u->index, nbd, &pool.caps,
+                                  pool.max_payload) == 0) {
         swap_handle (u, nbd);
         set_up (u, true);
         nbdkit_error ("upstream connection %u: reconnected after %" PRIi64
                       " ms", u->index, now_ms () - down);
-        return;
+        return true;
       }
       nbd_close (nbd);
     }
-    /* Wake at the end of the reconnect-timeout window too, to log it on time. */
+    /* Wake at the end of the reconnect-timeout window too, to log it
+     * on time.
+     */
     left = down + config.reconnect_timeout_ms - now_ms ();
     nap (u, !gave_up && left >= 0 && left < backoff ? (int) left : backoff);
     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
   }
+  return false;
+}
+
+bool
+upstream_lost_since (struct upstream *u, unsigned gen)
+{
+  bool lost;
+
+  if (atomic_load (&u->gen) != gen || atomic_load (&u->leaving))
+    return true;
+  pthread_rwlock_rdlock (&u->handle_lock);
+  lost = nbd_aio_is_dead (u->nbd) || nbd_aio_is_closed (u->nbd) ||
+    atomic_load (&u->leaving);
+  pthread_rwlock_unlock (&u->handle_lock);
+  return lost;
 }
 
 bool
@@ -135,8 +190,9 @@ upstream_wait_back (struct upstream *u, unsigned gen)
   if (config.reconnect_timeout_ms == 0)
     return false;
 
+  shutdown_wait_begin ();
   pthread_mutex_lock (&u->state_lock);
-  while (!atomic_load (&u->stopping)) {
+  while (!stopping (u)) {
     struct timespec ts;
     int64_t left, wait_ms = 100;
 
@@ -148,19 +204,33 @@ upstream_wait_back (struct upstream *u, unsigned gen)
       back = true;
       break;
     }
-    left = (u->up ? start : u->down_since_ms) + config.reconnect_timeout_ms -
-      now_ms ();
+    left = (u->up ? start : u->down_since_ms) +
+      config.reconnect_timeout_ms - now_ms ();
     if (left <= 0)
       break;
     if (left < wait_ms)
       wait_ms = left;
     /* Timed: the I/O thread may not have noticed the death yet. */
-    clock_gettime (CLOCK_REALTIME, &ts);
+    clock_gettime (CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += wait_ms * 1000000;
     ts.tv_sec += ts.tv_nsec / 1000000000;
     ts.tv_nsec %= 1000000000;
-    pthread_cond_timedwait (&u->up_cond, &u->state_lock, &ts);
+    pthread_cond_clockwait (&u->up_cond, &u->state_lock, CLOCK_MONOTONIC,
+                            &ts);
   }
   pthread_mutex_unlock (&u->state_lock);
+  shutdown_wait_end ();
   return back;
+}
+
+void
+upstream_wake_waiters (void)
+{
+  unsigned i;
+
+  for (i = 0; i < pool.nr; ++i) {
+    pthread_mutex_lock (&pool.conn[i].state_lock);
+    pthread_cond_broadcast (&pool.conn[i].up_cond);
+    pthread_mutex_unlock (&pool.conn[i].state_lock);
+  }
 }

@@ -18,13 +18,22 @@
 
 #include "completion.h"
 #include "flush.h"
+#include "io-thread.h"
 #include "params.h"
 #include "pool.h"
+#include "reconnect.h"
 #include "route.h"
+#include "shutdown.h"
 #include "stripe.h"
 
 /* Tries of one request across reconnects. */
 #define MAX_TRIES 8
+
+/* libnbd may fail the commands of a dying connection a moment before
+ * it reports the handle dead: look again every tick, for so long.
+ */
+#define DEATH_TICK_MS 10
+#define DEATH_WAIT_MS 2000
 
 static int64_t
 issue (enum route_op op, struct upstream *u, void *buf,
@@ -72,7 +81,6 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
   struct request req;
-  int64_t r;
 
   *used = 0;
   request_init (&req);
@@ -87,11 +95,13 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
       *used |= UINT64_C (1) << p.owner;
       gens[p.owner] = atomic_load (&u->gen);
     }
-    r = issue (op, u, pbuf, &p, lflags, request_callback (&req));
-    if (r == -1)
+    /* A server going away gets nothing new (io-thread.c). */
+    if (atomic_load (&u->leaving))
+      err = ESHUTDOWN;
+    else if (issue (op, u, pbuf, &p, lflags, request_callback (&req)) == -1)
       err = issue_error (u);
     else
-      upstream_issued (u);
+      upstream_issued (u, u->nbd);
     pthread_rwlock_unlock (&u->handle_lock);
     if (err) {
       request_release (&req, err);
@@ -104,20 +114,6 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
   return request_wait (&req);
 }
 
-/* Whether connection u lost the handle of generation gen. */
-static bool
-lost_since (struct upstream *u, unsigned gen)
-{
-  bool dead;
-
-  if (atomic_load (&u->gen) != gen)
-    return true;
-  pthread_rwlock_rdlock (&u->handle_lock);
-  dead = nbd_aio_is_dead (u->nbd) || nbd_aio_is_closed (u->nbd);
-  pthread_rwlock_unlock (&u->handle_lock);
-  return dead;
-}
-
 /* After a try that failed with err: whether it failed because
  * connections it used were lost and all of them are back, so that it
  * may be sent again.  An error from a live connection is the server's
@@ -126,20 +122,15 @@ lost_since (struct upstream *u, unsigned gen)
 static bool
 may_retry (int err, uint64_t used, const unsigned *gens)
 {
-  const struct timespec tick = { .tv_nsec = 10000000 };
+  const struct timespec tick = { .tv_nsec = DEATH_TICK_MS * 1000000 };
   uint64_t lost = 0;
   unsigned i, waited;
 
-  /* libnbd may fail the commands of a dying connection a moment before
-   * it reports the handle dead.
-   */
-  for (waited = 0; ; waited += 10) {
+  for (waited = 0; !shutdown_requested (); waited += DEATH_TICK_MS) {
     for (i = 0; i < pool.nr; ++i)
-      if ((used >> i & 1) && lost_since (&pool.conn[i], gens[i]))
+      if ((used >> i & 1) && upstream_lost_since (&pool.conn[i], gens[i]))
         lost |= UINT64_C (1) << i;
-    /* ESHUTDOWN: the server said it is going away. */
-    if (lost || !(connection_lost (err) || err == ESHUTDOWN) ||
-        waited >= 2000)
+    if (lost || !connection_lost (err) || waited >= DEATH_WAIT_MS)
       break;
     nanosleep (&tick, NULL);
   }
@@ -252,11 +243,13 @@ route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
     request_hold (&req);
     pthread_rwlock_rdlock (&u->handle_lock);
     gens[p.owner] = atomic_load (&u->gen);
-    if (nbd_aio_block_status (u->nbd, p.count, p.offset, cb,
-                              request_callback (&req), lflags) == -1)
+    if (atomic_load (&u->leaving))
+      request_release (&req, ESHUTDOWN);
+    else if (nbd_aio_block_status (u->nbd, p.count, p.offset, cb,
+                                   request_callback (&req), lflags) == -1)
       request_release (&req, issue_error (u));
     else {
-      upstream_issued (u);
+      upstream_issued (u, u->nbd);
       atomic_fetch_add_explicit (&u->requests, 1, memory_order_relaxed);
     }
     pthread_rwlock_unlock (&u->handle_lock);

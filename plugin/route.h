@@ -1,5 +1,5 @@
 /* nbdkit-multicopy plugin: sending client requests to the owners of
- * their stripes, and flushing.
+ * their stripes.
  */
 
 #ifndef MULTICOPY_ROUTE_H
@@ -11,15 +11,15 @@ struct nbdkit_extents;
 
 enum route_op { ROUTE_READ, ROUTE_WRITE, ROUTE_ZERO, ROUTE_TRIM, ROUTE_CACHE };
 
-/* route.c: split at stripe boundaries and size limits, issue every
- * piece on its owner with the same libnbd flags, wait for all.
- * buf is NULL for commands without payload.
+/* Split at stripe boundaries and size limits, issue every piece on
+ * its owner with the same libnbd flags, wait for all.  buf is NULL
+ * for commands without payload.  0, or -1 with nbdkit's error set.
  */
 extern int route_request (enum route_op op, void *buf, uint32_t count,
                           uint64_t offset, uint32_t lflags);
 
-/* route.c: block status from the owner of offset, clipped at the end of
- * its stripe: past it another connection owns the data.
+/* Block status from the owner of offset, clipped at the end of its
+ * stripe: past it another connection owns the data.
  */
 extern int route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
                           struct nbdkit_extents *extents);

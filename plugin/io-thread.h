@@ -1,0 +1,52 @@
+/* nbdkit-multicopy plugin: the I/O thread of each upstream connection. */
+
+#ifndef MULTICOPY_IO_THREAD_H
+#define MULTICOPY_IO_THREAD_H
+
+#include <libnbd.h>
+
+struct upstream;
+
+/* Probe an idle connection this often: a server that is shutting down
+ * answers NBD_ESHUTDOWN, and waits for its clients to leave.
+ */
+#define PROBE_INTERVAL_MS 2000
+
+/* After NBD_ESHUTDOWN: how long commands in flight may take before we
+ * disconnect anyway; after our NBD_CMD_DISC: how long the server may
+ * take to close the connection before we cut it.
+ */
+#define DRAIN_TIMEOUT_MS      2000
+#define DISCONNECT_TIMEOUT_MS 1000
+
+extern int io_thread_start (struct upstream *u);
+
+/* The caller has set u->stopping: wake the thread to disconnect (or
+ * to stop reconnecting), and wait for it to end.
+ */
+extern void io_thread_stop (struct upstream *u);
+
+/* Wake the thread, to poll for what libnbd wants now. */
+extern void io_thread_kick (struct upstream *u);
+
+/* Cut u's connection (shutdown(2) of its socket): libnbd then fails
+ * every command in flight on it, and the thread sees the handle die.
+ * Only if commands are in flight, for the _if_busy form.  why is
+ * logged.
+ */
+extern void io_thread_cut (struct upstream *u, const char *why);
+extern void io_thread_cut_if_busy (struct upstream *u, const char *why);
+
+/* After issuing a command: the caller's nbd_aio_* call already sent
+ * what the socket would take.  Only if bytes are left over does the
+ * thread, which may be asleep polling for replies only, need waking
+ * to poll for POLLOUT too.
+ */
+static inline void
+upstream_issued (struct upstream *u, struct nbd_handle *nbd)
+{
+  if (nbd_aio_get_direction (nbd) & LIBNBD_AIO_DIRECTION_WRITE)
+    io_thread_kick (u);
+}
+
+#endif /* MULTICOPY_IO_THREAD_H */
