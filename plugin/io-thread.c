@@ -166,6 +166,12 @@ run_connection (struct upstream *u)
      * going away has answered what was in flight.
      */
     if (!disconnecting && (atomic_load (&u->stopping) || leaving)) {
+      /* The write lock waits out any issuer that saw leaving unset:
+       * its command is in flight now, and no other can follow.
+       */
+      bool failed = false;
+
+      pthread_rwlock_wrlock (&u->handle_lock);
       if (atomic_load (&u->stopping) || nbd_aio_in_flight (u->nbd) == 0 ||
           (drain_by != -1 && now >= drain_by)) {
         disconnecting = true;
@@ -173,11 +179,14 @@ run_connection (struct upstream *u)
         if (nbd_aio_disconnect (u->nbd, 0) == -1) {
           nbdkit_debug ("upstream connection %u: disconnect: %s",
                         u->index, nbd_get_error ());
-          io_thread_cut (u, "cannot send the disconnect");
+          failed = true;
         }
       }
       else if (drain_by == -1)
         drain_by = now + DRAIN_TIMEOUT_MS;
+      pthread_rwlock_unlock (&u->handle_lock);
+      if (failed)
+        io_thread_cut (u, "cannot send the disconnect");
     }
     if (closed_by != -1 && now >= closed_by) {
       io_thread_cut (u, "the server did not close the connection after "
