@@ -14,6 +14,7 @@
 #define MULTICOPY_STRIPE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct stripe_map {
@@ -79,6 +80,31 @@ stripe_next_piece (const struct stripe_map *map,
   *offset += n;
   *remaining -= n;
   return true;
+}
+
+/* The piece of a request at offset (count > 0) that the owner of
+ * offset carries: up to the end of its stripe.  Block status asks only
+ * this owner, since past its stripe another owner holds the data, and
+ * nbdkit accepts fewer extents than asked for.
+ */
+static inline struct stripe_piece
+stripe_first_piece (const struct stripe_map *map, uint64_t offset,
+                    uint64_t count)
+{
+  struct stripe_piece piece = { .offset = offset, .count = 0 };
+
+  stripe_next_piece (map, &offset, &count, 0, &piece);
+  return piece;
+}
+
+/* Where a piece's bytes sit in the buffer of the request that began at
+ * request_offset; NULL for requests without data.
+ */
+static inline void *
+stripe_piece_buf (void *buf, uint64_t request_offset,
+                  const struct stripe_piece *piece)
+{
+  return buf ? (char *) buf + (piece->offset - request_offset) : NULL;
 }
 
 #endif /* MULTICOPY_STRIPE_H */

@@ -89,7 +89,7 @@ void
 below_open_failed (unsigned i, unsigned nr)
 {
   nbdkit_error ("multicopy: the plugin cannot open a context that every "
-                "client shares (context %u of %u); plugins that serve each "
+                "client shares (context %u, of %u); plugins that serve each "
                 "client by its export name or address cannot be used below "
-                "this filter (see nbdkit-multicopy-filter(1))", i + 1, nr);
+                "this filter (see nbdkit-multicopy-filter(1))", i, nr);
 }

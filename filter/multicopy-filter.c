@@ -17,9 +17,9 @@
 
 #include "below.h"
 #include "errseq.h"
-#include "fanout.h"
 #include "params.h"
 #include "pool.h"
+#include "route.h"
 
 static unsigned connections = MULTICOPY_CONNECTIONS_DEFAULT;
 static uint64_t segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
@@ -130,9 +130,9 @@ multicopy_block_size (nbdkit_next *next, void *handle,
                       uint32_t *minimum, uint32_t *preferred,
                       uint32_t *maximum)
 {
-  *minimum = pool.block_min;
-  *preferred = pool.block_pref;
-  *maximum = pool.block_max;
+  *minimum = pool.blocks.min;
+  *preferred = pool.blocks.pref;
+  *maximum = pool.blocks.max;
   return 0;
 }
 
@@ -210,14 +210,14 @@ static int
 multicopy_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  return fanout_request (FANOUT_READ, buf, count, offset, flags, err);
+  return route_request (ROUTE_READ, buf, count, offset, flags, err);
 }
 
 static int
 multicopy_pwrite (nbdkit_next *next, void *handle, const void *buf,
                   uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
-  return fanout_request (FANOUT_WRITE, (void *) buf, count, offset,
+  return route_request (ROUTE_WRITE, (void *) buf, count, offset,
                          flags, err);
 }
 
@@ -225,14 +225,14 @@ static int
 multicopy_zero (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  return fanout_request (FANOUT_ZERO, NULL, count, offset, flags, err);
+  return route_request (ROUTE_ZERO, NULL, count, offset, flags, err);
 }
 
 static int
 multicopy_trim (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  return fanout_request (FANOUT_TRIM, NULL, count, offset, flags, err);
+  return route_request (ROUTE_TRIM, NULL, count, offset, flags, err);
 }
 
 /* A flush that failed for one client may have lost writes of every
@@ -242,7 +242,7 @@ static int
 multicopy_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
   struct handle *h = handle;
-  int r = fanout_flush (flags, false, err);
+  int r = pool_flush (flags, false, err);
 
   if (errseq_check_and_advance (&pool.losses, &h->losses_seen) && r == 0) {
     nbdkit_error ("multicopy: flush: a flush failed since this client "
@@ -259,14 +259,14 @@ multicopy_extents (nbdkit_next *next, void *handle, uint32_t count,
                    uint64_t offset, uint32_t flags,
                    struct nbdkit_extents *extents, int *err)
 {
-  return fanout_extents (count, offset, flags, extents, err);
+  return route_extents (count, offset, flags, extents, err);
 }
 
 static int
 multicopy_cache (nbdkit_next *next, void *handle, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  return fanout_request (FANOUT_CACHE, NULL, count, offset, flags,
+  return route_request (ROUTE_CACHE, NULL, count, offset, flags,
                          err);
 }
 

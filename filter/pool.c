@@ -1,9 +1,18 @@
 /* nbdkit-multicopy filter: the pool of contexts that every client
- * connection shares: opening, priming, locking and closing them.
+ * connection shares: opening, priming, locking, flushing and closing
+ * them.
+ *
+ * Flush is the one call that must reach every context, so under the
+ * parallel model it runs on all of them at once, each on a thread of
+ * its own.  Calling a context from a thread of ours bypasses nbdkit's
+ * locks, so under the stricter models the contexts are flushed in
+ * turn.
  */
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +21,8 @@
 #include <nbdkit-filter.h>
 
 #include "below.h"
-#include "fanout.h"
+#include "block-size.h"
+#include "errseq.h"
 #include "params.h"
 #include "pool.h"
 #include "stripe.h"
@@ -43,12 +53,12 @@ min_int (int a, int b)
   return a < b ? a : b;
 }
 
-/* The answers of one context, merged into p (i == 0 sets them). */
+/* The answers of context i, merged into p (i == 0 sets them). */
 static int
 ask (struct pool *p, unsigned i)
 {
   nbdkit_next *c = p->ctx[i];
-  uint32_t min, pref, max;
+  struct block_size b;
   int64_t size = c->get_size (c);
   int w = c->can_write (c), f = c->can_flush (c), rot = c->is_rotational (c);
   int t = c->can_trim (c), z = c->can_zero (c), fz = c->can_fast_zero (c);
@@ -57,7 +67,7 @@ ask (struct pool *p, unsigned i)
 
   if (size == -1 || w == -1 || f == -1 || rot == -1 || t == -1 || z == -1 ||
       fz == -1 || e == -1 || fua == -1 || cache == -1 ||
-      c->block_size (c, &min, &pref, &max) == -1)
+      c->block_size (c, &b.min, &b.pref, &b.max) == -1)
     return -1;
 
   if (i == 0) {
@@ -66,13 +76,13 @@ ask (struct pool *p, unsigned i)
     p->can_trim = t; p->can_zero = z; p->can_fast_zero = fz;
     p->can_extents = e; p->can_fua = fua;
     p->can_cache = cache;
-    p->block_min = min; p->block_pref = pref; p->block_max = max;
+    p->blocks = b;
     return 0;
   }
 
   if (size != p->size) {
     nbdkit_error ("multicopy: backend context %u reports size %" PRIi64
-                  ", context 1 reports %" PRIi64, i + 1, size, p->size);
+                  ", context 0 reports %" PRIi64, i, size, p->size);
     return -1;
   }
   p->can_write = min_int (p->can_write, w);
@@ -84,13 +94,70 @@ ask (struct pool *p, unsigned i)
   p->can_extents = min_int (p->can_extents, e);
   p->can_fua = min_int (p->can_fua, fua);
   p->can_cache = min_int (p->can_cache, cache);
-  if (min > p->block_min)
-    p->block_min = min;
-  if (pref > p->block_pref)
-    p->block_pref = pref;
-  if (max && (p->block_max == 0 || max < p->block_max))
-    p->block_max = max;
+  block_size_merge (&p->blocks, &b);
   return 0;
+}
+
+struct flush_job {
+  unsigned i;
+  uint32_t flags;
+  int r;
+  int err;
+  pthread_t thread;
+  bool threaded;
+  bool skip;                    /* clean, and only dirty ones wanted */
+};
+
+static void *
+flush_one (void *vp)
+{
+  struct flush_job *job = vp;
+  nbdkit_next *c = pool.ctx[job->i];
+
+  /* Cleared first: a write acknowledged while the flush runs sets it
+   * again, and a failed flush leaves it set.
+   */
+  atomic_store (&pool.dirty[job->i], false);
+  pool_ctx_lock (job->i);
+  job->r = c->flush (c, job->flags, &job->err);
+  pool_ctx_unlock (job->i);
+  if (job->r == -1) {
+    atomic_store (&pool.dirty[job->i], true);
+    errseq_record (&pool.losses);
+  }
+  return NULL;
+}
+
+int
+pool_flush (uint32_t flags, bool only_dirty, int *err)
+{
+  struct flush_job jobs[MULTICOPY_CONNECTIONS_MAX];
+  bool parallel = !pool.lock_each;
+  unsigned i;
+  int r = 0;
+
+  for (i = 0; i < pool.nr; ++i) {
+    jobs[i] = (struct flush_job) { .i = i, .flags = flags };
+    jobs[i].skip = only_dirty && !atomic_load (&pool.dirty[i]);
+    /* Context 0 is flushed by this thread, after starting the others. */
+    if (parallel && i > 0 && !jobs[i].skip &&
+        pthread_create (&jobs[i].thread, NULL, flush_one, &jobs[i]) == 0)
+      jobs[i].threaded = true;
+  }
+  for (i = 0; i < pool.nr; ++i) {
+    if (jobs[i].threaded)
+      pthread_join (jobs[i].thread, NULL);
+    else if (!jobs[i].skip)
+      flush_one (&jobs[i]);
+  }
+  /* Every context has been flushed; report the first failure. */
+  for (i = 0; i < pool.nr; ++i) {
+    if (jobs[i].r == -1 && r == 0) {
+      *err = jobs[i].err ? jobs[i].err : EIO;
+      r = -1;
+    }
+  }
+  return r;
 }
 
 /* flush: the last client is gone, from a pool that was fully opened.
@@ -103,8 +170,7 @@ close_all (bool flush)
   unsigned i;
   int err;
 
-  if (flush && pool.can_flush == 1 &&
-      fanout_flush (0, true, &err) == -1)
+  if (flush && pool.can_flush == 1 && pool_flush (0, true, &err) == -1)
     nbdkit_error ("multicopy: flushing as the last client left: %s",
                   strerror (err));
   for (i = 0; i < pool.nr; ++i) {
@@ -112,7 +178,7 @@ close_all (bool flush)
 
     if (pool.prepared[i] && c->finalize (c) == -1)
       nbdkit_error ("multicopy: context %u of %u failed to finalize",
-                    i + 1, pool.nr);
+                    i, pool.nr);
     pool.prepared[i] = false;
     pool.dirty[i] = false;
     nbdkit_next_context_close (c);
@@ -156,11 +222,11 @@ open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
     if (ask (&pool, i) == -1)
       goto fail;
 
-  if (multicopy_check_block_size (segment_size, pool.block_min,
-                                  pool.block_pref, "plugin") == -1)
+  if (multicopy_check_block_size (segment_size, pool.blocks.min,
+                                  pool.blocks.pref, "plugin") == -1)
     goto fail;
   /* Plugins such as nbd do not split for an upstream limit. */
-  pool.max_piece = pool.block_max == 0xffffffff ? 0 : pool.block_max;
+  pool.max_piece = pool.blocks.max == 0xffffffff ? 0 : pool.blocks.max;
   stripe_map_init (&pool.map, segment_size, nr);
   return 0;
 

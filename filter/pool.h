@@ -1,5 +1,6 @@
 /* nbdkit-multicopy filter: one pool of N backend contexts, shared by
- * every client connection, and what they can do together.
+ * every client connection: opening, closing and flushing them, and
+ * what they can do together.
  */
 
 #ifndef MULTICOPY_POOL_H
@@ -12,6 +13,7 @@
 
 #include <nbdkit-filter.h>
 
+#include "block-size.h"
 #include "errseq.h"
 #include "params.h"
 #include "stripe.h"
@@ -44,7 +46,7 @@ struct pool {
   int64_t size;
   int can_write, can_flush, is_rotational, can_trim, can_zero;
   int can_fast_zero, can_extents, can_fua, can_cache;
-  uint32_t block_min, block_pref, block_max;
+  struct block_size blocks;
 };
 
 /* The pool.  Its fields change only while no client uses it. */
@@ -67,6 +69,13 @@ extern int pool_join (nbdkit_context *context, unsigned nr,
  * only in a context's cache.
  */
 extern void pool_leave (void);
+
+/* Flush every context (only_dirty: every one holding writes not yet
+ * flushed).  In parallel threads when the thread model lets us call
+ * contexts from threads of our own, else in turn.  A failure counts
+ * as a loss (pool.losses).
+ */
+extern int pool_flush (uint32_t flags, bool only_dirty, int *err);
 
 /* Around every call into context i from the data path. */
 static inline void

@@ -31,9 +31,9 @@ read_caps (unsigned i, struct nbd_handle *nbd, struct upstream_caps *c)
   /* A partial answer is no answer (as nbdkit's nbd plugin treats it). */
   if (min == 0 || pref == 0 || max == 0 || max > UINT32_MAX)
     min = pref = max = 0;
-  c->block_min = min;
-  c->block_pref = pref;
-  c->block_max = max;
+  c->blocks.min = min;
+  c->blocks.pref = pref;
+  c->blocks.max = max;
 
   c->can_write = nbd_is_read_only (nbd) == 0;
   c->can_flush = nbd_can_flush (nbd) == 1;
@@ -76,12 +76,7 @@ caps_merge (unsigned i, struct nbd_handle *nbd, struct upstream_caps *all)
   all->can_extents &= c.can_extents;
   all->can_multi_conn &= c.can_multi_conn;
   all->is_rotational |= c.is_rotational;
-  if (c.block_min > all->block_min)
-    all->block_min = c.block_min;
-  if (c.block_pref > all->block_pref)
-    all->block_pref = c.block_pref;
-  if (c.block_max && (all->block_max == 0 || c.block_max < all->block_max))
-    all->block_max = c.block_max;
+  block_size_merge (&all->blocks, &c.blocks);
   return 0;
 }
 
@@ -107,8 +102,8 @@ caps_check_reconnected (unsigned i, struct nbd_handle *nbd,
       (all->can_fast_zero && !c.can_fast_zero) ||
       (all->can_cache && !c.can_cache) ||
       (all->can_extents && !c.can_extents) ||
-      (c.block_min > all->block_min) ||
-      (c.block_max && c.block_max < max_payload)) {
+      (c.blocks.min > all->blocks.min) ||
+      (c.blocks.max && c.blocks.max < max_payload)) {
     nbdkit_error ("upstream connection %u reconnected to a server that can "
                   "do less than before: refusing it", i);
     return -1;

@@ -8,12 +8,14 @@
 
 #include <libnbd.h>
 
+#include "block-size.h"
+
 /* What every upstream connection can do (the AND over them all). */
 struct upstream_caps {
   int64_t size;
   bool can_write, can_flush, can_fua, can_trim, can_zero, can_fast_zero;
   bool can_cache, can_extents, is_rotational, can_multi_conn;
-  uint32_t block_min, block_pref, block_max; /* 0: not advertised */
+  struct block_size blocks;
   char *description;
 };
 

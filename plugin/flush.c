@@ -1,4 +1,4 @@
-/* nbdkit-multicopy plugin: flush fan-out, and what a flush reports.
+/* nbdkit-multicopy plugin: flush fan-out.
  *
  * A client's flush must cover every write any client has seen
  * acknowledged, and those may sit on any upstream connection.  So the
@@ -8,57 +8,29 @@
  * A connection is skipped when it is clean, unless another flush is in
  * flight on it: that flush may have taken the dirty mark but not yet
  * finished, and we must not reply before the data is durable.
- *
- * Writes can be lost before a flush covers them: the connection that
- * held them is lost (reconnect.c), or an upstream flush fails.  Every
- * client connected at that moment must see its next flush fail, not
- * only the first one to flush (errseq.h).
  */
 
 #include <errno.h>
 #include <inttypes.h>
-#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <libnbd.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "clock.h"
 #include "completion.h"
-#include "errseq.h"
+#include "config.h"
 #include "flush.h"
 #include "io-thread.h"
+#include "losses.h"
 #include "params.h"
-#include "pool.h"
-
-static struct errseq losses;
-
-void
-flush_writes_lost (struct upstream *u)
-{
-  atomic_fetch_add_explicit (&u->losses, 1, memory_order_relaxed);
-  errseq_record (&losses);
-  nbdkit_error ("upstream connection %u was lost while it held writes that "
-                "no flush had covered; they may not have reached the "
-                "upstream's storage, and the next flush of every client "
-                "connected now will fail", u->index);
-}
-
-unsigned
-flush_losses_sample (void)
-{
-  return errseq_sample (&losses);
-}
-
-bool
-flush_losses_since (atomic_uint *seen)
-{
-  return errseq_check_and_advance (&losses, seen);
-}
+#include "upstream.h"
 
 /* 0, or the errno for a flush that could not be sent. */
 static int
@@ -92,7 +64,6 @@ flush_dirty (void)
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
     bool busy = atomic_fetch_add (&u->flushing, 1) > 0;
-    int64_t r;
 
     if (!atomic_exchange (&u->dirty, false) && !busy) {
       atomic_fetch_sub (&u->flushing, 1);
@@ -100,9 +71,9 @@ flush_dirty (void)
     }
     sent |= UINT64_C (1) << i;
     request_hold (&req);
-    r = issue_flush (u, &req);
-    if (r) {
-      request_release (&req, r);
+    err = issue_flush (u, &req);
+    if (err) {
+      request_release (&req, err);
       continue;
     }
     atomic_fetch_add_explicit (&u->flushes, 1, memory_order_relaxed);
@@ -122,11 +93,7 @@ flush_dirty (void)
     }
   }
   if (err) {
-    /* The upstream may have dropped what it could not write (Linux
-     * does): a flush retried later could succeed with nothing to
-     * write, so every client must hear of this one.
-     */
-    errseq_record (&losses);
+    losses_on_flush ();
     nbdkit_set_error (upstream_errno (err));
     return -1;
   }
@@ -141,11 +108,15 @@ cut_exit_flush (void *vp)
 }
 
 void
-flush_at_exit (int64_t deadline_ms)
+flush_at_exit (void)
 {
+  int64_t deadline = now_ms () + config.shutdown_timeout_ms;
   struct request req[MULTICOPY_CONNECTIONS_MAX];
   bool sent[MULTICOPY_CONNECTIONS_MAX] = { false };
   unsigned i;
+
+  if (pool.nr == 0 || !pool.conn[0].io_thread_started || !pool.caps.can_flush)
+    return;
 
   /* One request per connection, to say which ones failed. */
   for (i = 0; i < pool.nr; ++i) {
@@ -167,7 +138,7 @@ flush_at_exit (int64_t deadline_ms)
 
     if (!sent[i])
       continue;
-    err = request_wait_deadline (&req[i], deadline_ms, cut_exit_flush, u);
+    err = request_wait_deadline (&req[i], deadline, cut_exit_flush, u);
     if (err)
       nbdkit_error ("upstream connection %u: writes that clients left "
                     "unflushed on its stripes (every %u-th stripe of %"

@@ -38,8 +38,9 @@
 #include "clock.h"
 #include "completion.h"
 #include "io-thread.h"
-#include "pool.h"
 #include "reconnect.h"
+#include "shutdown.h"
+#include "upstream.h"
 
 void
 io_thread_kick (struct upstream *u)
@@ -148,15 +149,19 @@ earliest (int64_t a, int64_t b)
 static void
 run_connection (struct upstream *u)
 {
-  struct pollfd fds[2];
+  struct pollfd fds[3];
   int64_t next_probe = now_ms () + PROBE_INTERVAL_MS;
   int64_t drain_by = -1;        /* commands in flight, after ESHUTDOWN */
   int64_t closed_by = -1;       /* the server, after our NBD_CMD_DISC */
+  int64_t cut_by = shutdown_cut_deadline (); /* when nbdkit is exiting */
   bool disconnecting = false;
 
   fds[0].fd = u->fd;
   fds[1].fd = u->kick_fd;
   fds[1].events = POLLIN;
+  /* Until nbdkit shuts down: it stays readable after. */
+  fds[2].fd = cut_by == -1 ? shutdown_fd () : -1;
+  fds[2].events = POLLIN;
 
   while (!nbd_aio_is_dead (u->nbd) && !nbd_aio_is_closed (u->nbd)) {
     bool leaving = atomic_load (&u->leaving);
@@ -193,6 +198,11 @@ run_connection (struct upstream *u)
                      "NBD_CMD_DISC");
       closed_by = -1;
     }
+    if (cut_by != -1 && now >= cut_by) {
+      io_thread_cut_if_busy (u, "still no reply shutdown-timeout after "
+                             "nbdkit began to shut down");
+      cut_by = -1;
+    }
 
     if (!disconnecting && !leaving &&
         (atomic_exchange (&u->probe_now, false) || now >= next_probe)) {
@@ -201,12 +211,12 @@ run_connection (struct upstream *u)
       next_probe = now + PROBE_INTERVAL_MS;
     }
 
-    wake = earliest (disconnecting ? -1 : next_probe,
+    wake = earliest (earliest (disconnecting ? -1 : next_probe, cut_by),
                      earliest (disconnecting ? -1 : drain_by, closed_by));
     /* Nothing wanted: a hangup must not spin the loop. */
     fds[0].events = aio_poll_events (u->nbd);
     fds[0].fd = fds[0].events ? u->fd : -1;
-    if (poll (fds, 2, wake == -1 ? -1 : wake > now ? wake - now : 0) == -1) {
+    if (poll (fds, 3, wake == -1 ? -1 : wake > now ? wake - now : 0) == -1) {
       if (errno == EINTR)
         continue;
       nbdkit_error ("upstream connection %u: poll: %m", u->index);
@@ -215,6 +225,10 @@ run_connection (struct upstream *u)
     }
     if (fds[1].revents & POLLIN)
       drain_kicks (u);
+    if (fds[2].revents & POLLIN) {
+      fds[2].fd = -1;
+      cut_by = shutdown_cut_deadline ();
+    }
     if (aio_notify (u->nbd, fds[0].revents) == -1)
       nbdkit_debug ("upstream connection %u: %s", u->index, nbd_get_error ());
     /* Replies of this connection ran their callbacks on this thread. */

@@ -21,12 +21,15 @@
 
 #include "config.h"
 #include "flush.h"
+#include "losses.h"
 #include "params.h"
 #include "pool.h"
 #include "route.h"
+#include "shutdown.h"
+#include "upstream.h"
 
 /* Per client connection: whether it may write, and the losses of
- * acknowledged writes it has been told of (flush.h).
+ * acknowledged writes it has been told of (losses.h).
  */
 struct handle {
   bool readonly;
@@ -85,9 +88,12 @@ multicopy_after_fork (void)
   return pool_start ();
 }
 
+/* Each step bounded by shutdown-timeout, whatever the upstream does. */
 static void
 multicopy_cleanup (void)
 {
+  shutdown_begin ();            /* nothing reconnects or waits for it */
+  flush_at_exit ();             /* what clients left unflushed */
   pool_close ();
 }
 
@@ -101,7 +107,7 @@ multicopy_open (int readonly)
     return NULL;
   }
   h->readonly = readonly;
-  atomic_init (&h->losses_seen, flush_losses_sample ());
+  atomic_init (&h->losses_seen, losses_sample ());
   return h;
 }
 
@@ -128,9 +134,9 @@ multicopy_block_size (void *handle,
                       uint32_t *minimum, uint32_t *preferred,
                       uint32_t *maximum)
 {
-  *minimum = pool.caps.block_min;
-  *preferred = pool.caps.block_pref;
-  *maximum = pool.caps.block_max;
+  *minimum = pool.caps.blocks.min;
+  *preferred = pool.caps.blocks.pref;
+  *maximum = pool.caps.blocks.max;
   return 0;
 }
 
@@ -253,7 +259,7 @@ multicopy_flush (void *handle, uint32_t flags)
   struct handle *h = handle;
   int r = flush_dirty ();
 
-  if (flush_losses_since (&h->losses_seen) && r == 0) {
+  if (losses_since (&h->losses_seen) && r == 0) {
     nbdkit_error ("flush: writes acknowledged since this client connected "
                   "were lost upstream before a flush covered them");
     nbdkit_set_error (EIO);

@@ -3,9 +3,9 @@
  * Connections open in .get_ready, while nbdkit can still print an
  * error and exit before serving anyone; libnbd starts no threads, so
  * they survive nbdkit's fork.  The I/O threads start in .after_fork.
- * At exit every dirty connection is flushed before it is closed, and
- * every step of that is bounded: an upstream that stopped answering
- * cannot keep nbdkit from exiting.
+ * At exit (after flush.c's flush of what clients left unflushed) the
+ * disconnects are bounded: an upstream that stopped answering cannot
+ * keep nbdkit from exiting.
  */
 
 #include <inttypes.h>
@@ -23,14 +23,13 @@
 #include <nbdkit-plugin.h>
 
 #include "caps.h"
-#include "clock.h"
 #include "config.h"
 #include "connect.h"
-#include "flush.h"
 #include "io-thread.h"
 #include "params.h"
 #include "pool.h"
 #include "shutdown.h"
+#include "upstream.h"
 
 struct pool pool;
 
@@ -82,15 +81,15 @@ pool_open (void)
   pool.caps.description = nbd_get_export_description (handles[0]);
 
   if (multicopy_check_block_size (config.segment_size,
-                                  pool.caps.block_min,
-                                  pool.caps.block_pref, "upstream") == -1)
+                                  pool.caps.blocks.min,
+                                  pool.caps.blocks.pref, "upstream") == -1)
     goto err;
 
   pool.max_payload = MULTICOPY_DEFAULT_MAX_PAYLOAD;
-  if (pool.caps.block_max && pool.caps.block_max < pool.max_payload)
-    pool.max_payload = pool.caps.block_max;
-  pool.max_command = pool.caps.block_max;
-  pool.probe_len = pool.caps.block_min ? pool.caps.block_min : 1;
+  if (pool.caps.blocks.max && pool.caps.blocks.max < pool.max_payload)
+    pool.max_payload = pool.caps.blocks.max;
+  pool.max_command = pool.caps.blocks.max;
+  pool.probe_len = pool.caps.blocks.min ? pool.caps.blocks.min : 1;
   if ((uint64_t) pool.caps.size < pool.probe_len)
     pool.probe_len = 0;         /* nothing to read: probes cannot run */
 
@@ -119,8 +118,8 @@ pool_open (void)
   nbdkit_debug ("upstream: %d connections, size %" PRIi64
                 ", block size %" PRIu32 "/%" PRIu32 "/%" PRIu32
                 ", upstream multi-conn %d, stripe %" PRIu64,
-                n, pool.caps.size, pool.caps.block_min,
-                pool.caps.block_pref, pool.caps.block_max,
+                n, pool.caps.size, pool.caps.blocks.min,
+                pool.caps.blocks.pref, pool.caps.blocks.max,
                 pool.caps.can_multi_conn, config.segment_size);
   return 0;
 
@@ -152,17 +151,9 @@ void
 pool_close (void)
 {
   unsigned i;
-  bool running = pool.nr > 0 && pool.conn[0].io_thread_started;
 
   if (pool.conn == NULL)
     return;
-
-  /* Nothing waits for a reconnect, and nothing reconnects, from now. */
-  shutdown_begin ();
-
-  /* nbdkit has finished with every client: nothing else is in flight. */
-  if (running && pool.caps.can_flush)
-    flush_at_exit (now_ms () + config.shutdown_timeout_ms);
 
   /* The I/O threads own the handles: they send the disconnects, each
    * bounded, all at once.

@@ -13,11 +13,8 @@
  * be repeated is a write a client already saw acknowledged and no
  * flush has covered: the old connection's server may have dropped it.
  * If the lost connection may have held one, every client is told at
- * its next flush (flush.c).
+ * its next flush (losses.c).
  */
-
-/* sem_clockwait, pthread_cond_clockwait */
-#define _GNU_SOURCE
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,10 +34,10 @@
 #include "clock.h"
 #include "config.h"
 #include "connect.h"
-#include "flush.h"
-#include "pool.h"
+#include "losses.h"
 #include "reconnect.h"
 #include "shutdown.h"
+#include "upstream.h"
 
 /* Sleep up to ms, or less if the pool stops or nbdkit shuts down. */
 static void
@@ -96,7 +93,7 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
   lost = holds_unflushed (u);
   pthread_rwlock_unlock (&u->handle_lock);
   if (lost)
-    flush_writes_lost (u);
+    losses_on_connection (u);
 
   /* Nobody can reach the old handle now, and it has nothing in flight. */
   nbd_close (old);
@@ -124,7 +121,7 @@ upstream_reconnect (struct upstream *u)
    * is not concerned.
    */
   if (holds_unflushed (u))
-    flush_writes_lost (u);
+    losses_on_connection (u);
   nbdkit_error ("upstream connection %u %s; reconnecting (requests for its "
                 "stripes wait up to reconnect-timeout=%u.%03us)", u->index,
                 atomic_load (&u->leaving) ? "left its server, which is "
@@ -210,27 +207,16 @@ upstream_wait_back (struct upstream *u, unsigned gen)
       break;
     if (left < wait_ms)
       wait_ms = left;
-    /* Timed: the I/O thread may not have noticed the death yet. */
-    clock_gettime (CLOCK_MONOTONIC, &ts);
+    /* Timed: the I/O thread may not have noticed the death yet, and
+     * nbdkit may be shutting down.
+     */
+    clock_gettime (CLOCK_REALTIME, &ts);
     ts.tv_nsec += wait_ms * 1000000;
     ts.tv_sec += ts.tv_nsec / 1000000000;
     ts.tv_nsec %= 1000000000;
-    pthread_cond_clockwait (&u->up_cond, &u->state_lock, CLOCK_MONOTONIC,
-                            &ts);
+    pthread_cond_timedwait (&u->up_cond, &u->state_lock, &ts);
   }
   pthread_mutex_unlock (&u->state_lock);
   shutdown_wait_end ();
   return back;
-}
-
-void
-upstream_wake_waiters (void)
-{
-  unsigned i;
-
-  for (i = 0; i < pool.nr; ++i) {
-    pthread_mutex_lock (&pool.conn[i].state_lock);
-    pthread_cond_broadcast (&pool.conn[i].up_cond);
-    pthread_mutex_unlock (&pool.conn[i].state_lock);
-  }
 }

@@ -20,9 +20,6 @@ extern bool upstream_reconnect (struct upstream *u);
  */
 extern bool upstream_wait_back (struct upstream *u, unsigned gen);
 
-/* nbdkit is shutting down: wake every upstream_wait_back. */
-extern void upstream_wake_waiters (void);
-
 /* Whether connection u lost the handle of generation gen, or is about
  * to (the server said it is going away).
  */

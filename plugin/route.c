@@ -17,14 +17,14 @@
 #include <nbdkit-plugin.h>
 
 #include "completion.h"
-#include "flush.h"
 #include "io-thread.h"
+#include "losses.h"
 #include "params.h"
-#include "pool.h"
 #include "reconnect.h"
 #include "route.h"
 #include "shutdown.h"
 #include "stripe.h"
+#include "upstream.h"
 
 /* Tries of one request across reconnects. */
 #define MAX_TRIES 8
@@ -76,7 +76,7 @@ static int
 issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
            uint32_t lflags, uint64_t *used, unsigned *gens)
 {
-  const bool data = op == ROUTE_READ || op == ROUTE_WRITE;
+  const bool data = route_op_has_payload (op);
   uint64_t max = data ? pool.max_payload : pool.max_command;
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
@@ -86,7 +86,7 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
   request_init (&req);
   while (stripe_next_piece (&pool.map, &off, &remaining, max, &p)) {
     struct upstream *u = &pool.conn[p.owner];
-    void *pbuf = buf ? (char *) buf + (p.offset - offset) : NULL;
+    void *pbuf = stripe_piece_buf (buf, offset, &p);
     int err = 0;
 
     request_hold (&req);
@@ -146,8 +146,7 @@ int
 route_request (enum route_op op, void *buf, uint32_t count,
                uint64_t offset, uint32_t lflags)
 {
-  const bool writes = op == ROUTE_WRITE || op == ROUTE_ZERO ||
-    op == ROUTE_TRIM;
+  const bool writes = route_op_writes (op);
   unsigned gens[MULTICOPY_CONNECTIONS_MAX];
   uint64_t used;
   unsigned i, tries = 0;
@@ -174,7 +173,7 @@ route_request (enum route_op op, void *buf, uint32_t count,
         continue;
       atomic_store (&pool.conn[i].dirty, true);
       if (err == 0 && atomic_load (&pool.conn[i].gen) != gens[i])
-        flush_writes_lost (&pool.conn[i]);
+        losses_on_connection (&pool.conn[i]);
     }
   }
   if (err) {
@@ -219,22 +218,15 @@ int
 route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
                struct nbdkit_extents *extents)
 {
-  uint64_t off = offset, remaining = count;
-  struct stripe_piece p;
-  struct upstream *u;
-  struct extent_sink sink = { .extents = extents };
+  struct stripe_piece p = stripe_first_piece (&pool.map, offset, count);
+  struct upstream *u = &pool.conn[p.owner];
+  struct extent_sink sink = {
+    .extents = extents, .end = p.offset + p.count,
+  };
   nbd_extent_callback cb = { .callback = add_extents, .user_data = &sink };
   unsigned gens[MULTICOPY_CONNECTIONS_MAX];
   unsigned tries = 0;
   int err;
-
-  /* Only the first piece: nbdkit accepts fewer extents than asked. */
-  if (!stripe_next_piece (&pool.map, &off, &remaining, 0, &p)) {
-    nbdkit_set_error (EINVAL);  /* nbdkit never asks for 0 bytes */
-    return -1;
-  }
-  sink.end = p.offset + p.count;
-  u = &pool.conn[p.owner];
 
   do {
     struct request req;
@@ -254,7 +246,9 @@ route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
     }
     pthread_rwlock_unlock (&u->handle_lock);
     err = request_wait (&req);
-    /* A failed try may have added some extents: start afresh. */
+    /* A failed try that already added extents is not sent again:
+     * nbdkit would get them twice.
+     */
   } while (err && !sink.added &&
            ++tries < MAX_TRIES &&
            may_retry (err, UINT64_C (1) << p.owner, gens));

@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-struct nbdkit_extents;
+#include "route-op.h"
 
-enum route_op { ROUTE_READ, ROUTE_WRITE, ROUTE_ZERO, ROUTE_TRIM, ROUTE_CACHE };
+struct nbdkit_extents;
 
 /* Split at stripe boundaries and size limits, issue every piece on
  * its owner with the same libnbd flags, wait for all.  buf is NULL

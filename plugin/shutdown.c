@@ -10,22 +10,18 @@
  * early only when nbdkit is shutting down.  A watcher thread sleeps in
  * it, but only while some request waits on the upstream: it logs an
  * error each time it ends early, which would be noise at every normal
- * exit.  When it sees the shutdown it wakes every waiting request and
- * gives the upstream shutdown-timeout seconds to answer the requests
- * in flight; then it cuts the connections that still have some.
+ * exit.  When it sees the shutdown it says so here; waits for a
+ * reconnect look and end, and the I/O threads give the upstream
+ * shutdown-timeout seconds to answer what is in flight before they
+ * cut their connections.
  */
 
-/* sem_clockwait, pthread_cond_clockwait */
-#define _GNU_SOURCE
-
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
@@ -33,9 +29,6 @@
 
 #include "clock.h"
 #include "config.h"
-#include "io-thread.h"
-#include "pool.h"
-#include "reconnect.h"
 #include "shutdown.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,6 +39,7 @@ static pthread_t watcher;
 static bool watcher_started;
 
 static atomic_bool requested;
+static _Atomic int64_t cut_deadline = -1;
 static int quit_fd = -1;        /* eventfd, written once */
 
 bool
@@ -60,6 +54,12 @@ shutdown_fd (void)
   return quit_fd;
 }
 
+int64_t
+shutdown_cut_deadline (void)
+{
+  return atomic_load (&cut_deadline);
+}
+
 /* Once: make every wait and poll loop notice. */
 static void
 request_shutdown (void)
@@ -68,72 +68,27 @@ request_shutdown (void)
 
   if (atomic_exchange (&requested, true))
     return;
+  atomic_store (&cut_deadline, now_ms () + config.shutdown_timeout_ms);
   if (quit_fd >= 0 && write (quit_fd, &one, sizeof one) == -1)
     nbdkit_debug ("shutdown: eventfd: %m");
-  upstream_wake_waiters ();
-}
-
-/* Requests still waiting on the upstream, shutdown-timeout after the
- * shutdown began: cut their connections.
- */
-static void
-cut_busy (void)
-{
-  unsigned i;
-
-  for (i = 0; i < pool.nr; ++i)
-    io_thread_cut_if_busy (&pool.conn[i],
-                           "still no reply shutdown-timeout after nbdkit "
-                           "was asked to shut down");
 }
 
 static void *
 watch (void *arg)
 {
-  bool cut = false;
-  int64_t cut_at = 0;
-
   pthread_mutex_lock (&lock);
-  while (!stop) {
-    if (!shutdown_requested ()) {
-      int r;
+  while (!stop && !shutdown_requested ()) {
+    int r;
 
-      if (waiting == 0) {
-        pthread_cond_wait (&cond, &lock);
-        continue;
-      }
-      pthread_mutex_unlock (&lock);
-      r = nbdkit_nanosleep (1, 0);
-      pthread_mutex_lock (&lock);
-      if (r == -1) {
-        request_shutdown ();
-        cut_at = now_ms () + config.shutdown_timeout_ms;
-      }
-    }
-    else if (!cut && waiting > 0) {
-      int64_t left = cut_at - now_ms ();
-
-      if (left <= 0) {
-        pthread_mutex_unlock (&lock);
-        cut_busy ();
-        pthread_mutex_lock (&lock);
-        cut = true;
-      }
-      else {
-        struct timespec ts;
-
-        clock_gettime (CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += left % 1000 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-          ts.tv_sec++;
-          ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_clockwait (&cond, &lock, CLOCK_MONOTONIC, &ts);
-      }
-    }
-    else
+    if (waiting == 0) {
       pthread_cond_wait (&cond, &lock);
+      continue;
+    }
+    pthread_mutex_unlock (&lock);
+    r = nbdkit_nanosleep (1, 0);
+    pthread_mutex_lock (&lock);
+    if (r == -1)
+      request_shutdown ();
   }
   pthread_mutex_unlock (&lock);
   return NULL;

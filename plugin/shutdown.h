@@ -6,6 +6,7 @@
 #define MULTICOPY_SHUTDOWN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* .after_fork: start watching.  -1 on error (reported). */
 extern int shutdown_watch_start (void);
@@ -28,12 +29,17 @@ extern bool shutdown_requested (void);
  */
 extern int shutdown_fd (void);
 
+/* When connections with commands still in flight are to be cut
+ * (now_ms ()): shutdown-timeout after the shutdown began.  -1 before.
+ */
+extern int64_t shutdown_cut_deadline (void);
+
 /* Around a wait that the upstream may prolong without bound: a
  * request waiting for a reconnect or for a reply.  While any does,
- * SIGTERM is watched for; once it comes, waits for a reconnect end at
- * once, and connections with requests still in flight after
- * shutdown-timeout are cut, so that nbdkit, which waits for every
- * request in flight before it exits, is not held up.
+ * SIGTERM is watched for; once it comes, waits for a reconnect end,
+ * and connections with requests still in flight after shutdown-timeout
+ * are cut (io-thread.c), so that nbdkit, which waits for every request
+ * in flight before it exits, is not held up.
  */
 extern void shutdown_wait_begin (void);
 extern void shutdown_wait_end (void);

@@ -1,0 +1,31 @@
+/* nbdkit-multicopy plugin: writes lost before a flush covered them,
+ * and which client connections must still be told.
+ */
+
+#ifndef MULTICOPY_LOSSES_H
+#define MULTICOPY_LOSSES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct upstream;
+
+/* Connection u may have lost writes that a client saw acknowledged
+ * and no flush covered (it was lost, or left a server going away):
+ * log it, and make the next flush of every client connected now fail.
+ */
+extern void losses_on_connection (struct upstream *u);
+
+/* An upstream flush failed: the upstream may have dropped what it
+ * could not write, so a later flush could succeed with nothing to
+ * write.  Every client connected now must hear of it.
+ */
+extern void losses_on_flush (void);
+
+/* A client connection's view: sampled when it connects; after each of
+ * its flushes, whether there were losses since (each told once).
+ */
+extern unsigned losses_sample (void);
+extern bool losses_since (atomic_uint *seen);
+
+#endif /* MULTICOPY_LOSSES_H */

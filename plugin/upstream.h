@@ -1,0 +1,91 @@
+/* nbdkit-multicopy plugin: the upstream connections, and the one
+ * global pool of them that every client connection shares.  Data
+ * only: pool.c opens and closes it, the others use it.
+ */
+
+#ifndef MULTICOPY_UPSTREAM_H
+#define MULTICOPY_UPSTREAM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libnbd.h>
+
+#include "caps.h"
+#include "stripe.h"
+
+/* libnbd 1.14 refuses reads and writes over 64M and does not split for
+ * servers that accept less; qemu accepts 32M.  Without an advertised
+ * maximum, stay at the protocol's safe size.
+ */
+#define MULTICOPY_DEFAULT_MAX_PAYLOAD (UINT64_C (32) << 20)
+
+/* One upstream NBD connection. */
+struct upstream {
+  /* The I/O thread replaces a dead handle with a new one.  Issuers
+   * hold handle_lock for reading around each nbd_aio_* call; the I/O
+   * thread, which alone changes nbd and fd, holds it for writing to
+   * swap them.
+   */
+  pthread_rwlock_t handle_lock;
+  struct nbd_handle *nbd;
+  int fd;                       /* libnbd's socket */
+  atomic_uint gen;              /* bumped at each reconnect */
+
+  /* The server answered NBD_ESHUTDOWN: it is going away.  Nothing new
+   * is issued on this handle; the I/O thread disconnects, then
+   * reconnects.  Cleared with the new handle.
+   */
+  atomic_bool leaving;
+
+  /* Whether the connection is up, and since when it is down; requests
+   * that need it wait on up_cond.
+   */
+  pthread_mutex_t state_lock;
+  pthread_cond_t up_cond;
+  bool up;
+  int64_t down_since_ms;
+
+  unsigned index;
+  int kick_fd;                  /* eventfd that wakes the I/O thread */
+  pthread_t io_thread;
+  bool io_thread_started;
+  atomic_bool stopping;         /* pool_close: disconnect and exit */
+
+  /* Probing an idle connection (io-thread.c). */
+  atomic_bool probe_now;        /* another connection heard ESHUTDOWN */
+  atomic_bool probing;          /* a probe is in flight */
+  atomic_bool probe_heard_goodbye;
+  uint64_t probe_offset;        /* within this connection's stripes */
+  void *probe_buf;
+
+  /* Writes that a client has seen acknowledged and no flush has
+   * covered yet.  Set after a write completes, before the client is
+   * told; cleared by the flush that covers it.
+   */
+  atomic_bool dirty;
+  atomic_uint flushing;         /* flushes in flight here */
+
+  /* Statistics, logged at exit. */
+  atomic_uint_fast64_t requests;
+  atomic_uint_fast64_t bytes;
+  atomic_uint_fast64_t flushes;
+  atomic_uint_fast64_t reconnects;
+  atomic_uint_fast64_t losses;  /* times it may have lost such writes */
+};
+
+struct pool {
+  struct upstream *conn;
+  unsigned nr;                  /* connections that came up */
+  struct stripe_map map;        /* owners == nr */
+  uint64_t max_payload;         /* largest read or write piece */
+  uint64_t max_command;         /* largest zero/trim/cache piece, 0: any */
+  uint32_t probe_len;           /* the smallest read the upstream takes */
+  struct upstream_caps caps;
+};
+
+extern struct pool pool;
+
+#endif /* MULTICOPY_UPSTREAM_H */
