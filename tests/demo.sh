@@ -18,7 +18,7 @@ start_destination ()
 }
 
 echo "Making a ${mib}M qcow2 source image (60% data, 40% holes)..."
-make_source "$tmp/src.qcow2" "$mib"
+make_source src "$mib"
 
 echo "Destination: nbdkit memory, one request at a time per connection,"
 echo "  ${delay} per write, no multi-conn (a slow remote target)."

@@ -75,7 +75,14 @@ trap _cleanup EXIT; [ -n "${KEEP_TMP:-}" ] && echo "tmp=$tmp"
 
 skip () { echo "SKIP: $*"; exit 77; }
 fail () { echo "FAIL: $*" >&2; exit 1; }
-requires () { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
+# requires CMD...: skip the test unless every CMD is installed.
+requires ()
+{
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
+  done
+}
 
 sock () { echo "$tmp/$1.sock"; }
 uri () { echo "nbd+unix:///${2:-}?socket=$tmp/$1.sock"; }
@@ -213,6 +220,14 @@ start_multicopy ()
   start_nbdkit "$name" "$plugin" "$(uri "$up")" "$@"
 }
 
+# start_relay NAME UPSTREAM-NAME: a relay (cutproxy.py) on
+# $tmp/NAME.sock to the server UPSTREAM-NAME, that can cut connections.
+start_relay ()
+{
+  start_server "$1" "$(sock "$1")" \
+    python3 "$top/tests/fixtures/cutproxy.py" "$(sock "$1")" "$(sock "$2")"
+}
+
 # start_qemu_nbd NAME ARGS...: qemu-nbd on $tmp/NAME.sock.
 start_qemu_nbd ()
 {
@@ -222,13 +237,47 @@ start_qemu_nbd ()
     qemu-nbd -t -k "$(sock "$name")" "$@"
 }
 
-# make_source FILE SIZE-MiB: a qcow2 about 60% random data, 40% holes
-# (see make-source.py).
+# make_source NAME SIZE-MiB: $tmp/NAME.raw, about 60% random data and
+# 40% holes (see make-source.py), and the same as $tmp/NAME.qcow2.
 make_source ()
 {
-  "$top/tests/make-source.py" "$1.raw" "$2"
-  qemu-img convert -q -f raw -O qcow2 "$1.raw" "$1"
-  rm -f "$1.raw"
+  "$top/tests/make-source.py" "$tmp/$1.raw" "$2"
+  qemu-img convert -q -f raw -O qcow2 "$tmp/$1.raw" "$tmp/$1.qcow2"
+}
+
+# free_port: a TCP port on 127.0.0.1 that nobody listens on just now.
+free_port ()
+{
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# refused PATTERN NBDKIT-ARGS...: nbdkit with ARGS, serving a captive
+# nbdinfo, must fail (not hang, not crash) with a message matching the
+# extended regex PATTERN (any case).  Refusals before serving and at
+# the first client both count.
+refused ()
+{
+  local pattern=$1 out rc=0
+  shift
+  out=$(nbdkit_to_end -U - "$@" --run 'nbdinfo --size "$uri"') || rc=$?
+  [ $rc -ne 124 ] || fail "hung: $*: $out"
+  [ $rc -ne 0 ] || fail "accepted: $*: $out"
+  ! grep -q 'killed by signal' <<<"$out" || fail "nbdkit crashed: $*: $out"
+  grep -qiE -- "$pattern" <<<"$out" ||
+    fail "for '$*' expected /$pattern/ in: $out"
+  echo "refused: $*: $(grep -iE -- "$pattern" <<<"$out" | head -1)"
+}
+
+# client FILE.py ARGS...: a client written in Python with libnbd's
+# bindings (tests/py/FILE.py), as nbdsh would run it, failing the test
+# if it takes more than CLIENT_TIMEOUT seconds (default 120).
+client ()
+{
+  local rc=0
+  timeout "${CLIENT_TIMEOUT:-120}" python3 "$top/tests/py/$1" "${@:2}" ||
+    rc=$?
+  [ $rc -ne 124 ] || fail "$1 did not finish within ${CLIENT_TIMEOUT:-120}s"
+  return $rc
 }
 
 # sha256 of an NBD export's whole content.

@@ -4,9 +4,9 @@
  *
  *   mc-stress URI SECONDS THREADS [VERIFY-URI]
  *
- * Each thread has its own connection; with MC_STRESS_SHARED=1 in the
- * environment all threads share one (for exports that do not promise
- * that one connection sees another's writes: no multi-conn).  The disk is a row of 4K blocks;
+ * Each thread has its own connection: the export must promise that
+ * one connection sees another's writes (multi-conn), as multicopy's
+ * plugin and filter both do.  The disk is a row of 4K blocks;
  * an operation locks the blocks it covers (in order, so no deadlock),
  * so that what a read must return is always defined while different
  * threads' ranges still overlap over time and run side by side on
@@ -44,7 +44,6 @@ static pthread_mutex_t *locks;
 static atomic_uint next_version = 1;
 static atomic_bool failed;
 static double deadline;
-static struct nbd_handle *shared;  /* MC_STRESS_SHARED=1 */
 
 enum { OP_READ, OP_WRITE, OP_WRITE_FUA, OP_ZERO, OP_TRIM, OP_FLUSH, NR_OPS };
 static const char *op_name[NR_OPS] = {
@@ -139,11 +138,10 @@ static void *
 worker (void *vp)
 {
   unsigned seed = (unsigned) (uintptr_t) vp * 7919 + (unsigned) time (NULL);
-  struct nbd_handle *nbd = shared ? shared : nbd_create ();
+  struct nbd_handle *nbd = nbd_create ();
   char *buf = malloc (MAX_BLOCKS_PER_OP * BLOCK);
 
-  if (nbd == NULL || buf == NULL ||
-      (!shared && nbd_connect_uri (nbd, uri) == -1)) {
+  if (nbd == NULL || buf == NULL || nbd_connect_uri (nbd, uri) == -1) {
     fail_nbd ("connect");
     goto out;
   }
@@ -213,7 +211,7 @@ worker (void *vp)
   }
 
  out:
-  if (nbd && !shared) {
+  if (nbd) {
     nbd_shutdown (nbd, 0);
     nbd_close (nbd);
   }
@@ -297,27 +295,12 @@ main (int argc, char *argv[])
   for (i = 0; i < nblocks; ++i)
     pthread_mutex_init (&locks[i], NULL);
 
-  if (getenv ("MC_STRESS_SHARED") && strcmp (getenv ("MC_STRESS_SHARED"), "1") == 0) {
-    shared = nbd_create ();
-    if (shared == NULL || nbd_connect_uri (shared, uri) == -1) {
-      fprintf (stderr, "mc-stress: %s: %s\n", uri, nbd_get_error ());
-      return 1;
-    }
-  }
-
   deadline = now () + seconds;
   for (i = 0; i < threads; ++i)
     pthread_create (&tids[i], NULL, worker, (void *) (uintptr_t) i);
   for (i = 0; i < threads; ++i)
     pthread_join (tids[i], NULL);
 
-  if (shared) {
-    /* Flush on the connection that wrote, before anyone else reads. */
-    if (nbd_flush (shared, 0) == -1)
-      fail_nbd ("flush");
-    nbd_shutdown (shared, 0);
-    nbd_close (shared);
-  }
   if (!atomic_load (&failed) && !verify_all (uri, true))
     atomic_store (&failed, true);
   if (!atomic_load (&failed) && argc == 5 && !verify_all (argv[4], false))
@@ -329,8 +312,8 @@ main (int argc, char *argv[])
   free (version);
   free (tids);
 
-  printf ("mc-stress: %u threads on %s, %.0f s:", threads,
-          shared ? "one connection" : "a connection each", seconds);
+  printf ("mc-stress: %u threads, a connection each, %.0f s:", threads,
+          seconds);
   for (i = 0; i < NR_OPS; ++i)
     printf (" %s %" PRIuFAST64, op_name[i], atomic_load (&op_count[i]));
   printf ("; %s\n", atomic_load (&failed) ? "FAILED" : "all reads matched");

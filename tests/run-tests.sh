@@ -12,10 +12,12 @@ tests=(tests/test-stripe)
 for t in tests/test-*.sh; do tests+=("$t"); done
 if [ $# -gt 0 ]; then
   selected=()
-  for t in "${tests[@]}"; do
-    for want in "$@"; do
-      [ "$(basename "$t" .sh)" = "$want" ] && selected+=("$t")
+  for want in "$@"; do
+    found=
+    for t in "${tests[@]}"; do
+      [ "$(basename "$t" .sh)" = "$want" ] && { selected+=("$t"); found=1; }
     done
+    [ -n "$found" ] || { echo "run-tests.sh: no test named $want" >&2; exit 2; }
   done
   tests=("${selected[@]}")
 fi

@@ -3,11 +3,9 @@
 # and without multi-conn upstream: the data arrives byte for byte, every
 # upstream connection carries writes, and each stripe stays on one.
 source "$(dirname "$0")/functions.sh"
-requires qemu-img
-requires nbdcopy
+requires qemu-img nbdcopy nbdinfo nbdsh python3
 
-make_source "$tmp/src.qcow2" 64
-qemu-img convert -q -f qcow2 -O raw "$tmp/src.qcow2" "$tmp/src.raw"
+make_source src 64
 want=$(sha256sum <"$tmp/src.raw" | cut -d' ' -f1)
 
 for mode in multi-conn no-multi-conn; do

@@ -4,6 +4,7 @@
 # rather than hang or succeed; a slow upstream gets a good copy.
 # (Lost connections: test-reconnect.)
 source "$(dirname "$0")/functions.sh"
+requires qemu-img nbdsh python3
 
 echo "== errno passes through"
 for spec in pwrite:ENOSPC pread:EIO zero:EPERM trim:EINVAL; do
@@ -46,7 +47,7 @@ stop_server mc
 stop_server up
 
 echo "== random errors during a copy: the copy fails, it does not hang"
-make_source "$tmp/src.qcow2" 32
+make_source src 32
 for op in pread pwrite zero; do
   start_nbdkit up --filter=error memory 64M error=EIO "error-$op-rate=20%"
   start_multicopy mc up connections=4 segment-size=256K
@@ -75,7 +76,7 @@ echo "== a slow upstream: every request and flush slow, the copy is good"
 start_nbdkit up --filter=delay "$wbcache" size=32M flush-delay=300 \
   rdelay=20ms wdelay=20ms
 start_multicopy mc up connections=4 segment-size=1M
-make_source "$tmp/slow.qcow2" 32
+make_source slow 32
 timeout 120 qemu-img convert -n -W -m 8 -f qcow2 -O raw "$tmp/slow.qcow2" \
   "$(uri mc)" || fail "the copy into the slow upstream failed or hung"
 stop_server mc

@@ -6,35 +6,23 @@
 # the first client, the nbd plugin with dynamic-export=true aborted),
 # and a plugin that fails to open a shared context for any other
 # reason must fail that client only, with a message, and never take the
-# server down.
+# server down.  While the pool serves one export, a client asking for
+# another is refused with a message that says why.
 source "$(dirname "$0")/functions.sh"
-requires nbdinfo
+requires nbdinfo nbdsh
 
 mkdir "$tmp/dir"
 truncate -s 1M "$tmp/dir/disk"
 start_nbdkit up memory 16M
 
-refused_at_start ()
-{
-  local pattern=$1 out rc=0
-  shift
-  out=$(nbdkit_to_end -U - --filter="$filter" "$@" \
-          --run 'nbdinfo --size "nbd+unix:///disk?socket=$unixsocket"') ||
-    rc=$?
-  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "not refused (rc $rc): $*: $out"
-  ! grep -q 'killed by signal' <<<"$out" || fail "nbdkit crashed: $*: $out"
-  grep -qE -- "$pattern" <<<"$out" || fail "expected /$pattern/ for $*: $out"
-  ! grep -q '^1048576$' <<<"$out" || fail "a client was served: $*"
-  echo "refused: $*: $(grep -E -- "$pattern" <<<"$out" | head -1)"
-}
-
-refused_at_start 'the file plugin with dir= serves the file named by each client.s export name' \
-  file dir="$tmp/dir"
-refused_at_start 'the file plugin with directory= serves' \
-  file directory="$tmp/dir"
-refused_at_start 'the nbd plugin with dynamic-export=true' \
-  nbd socket="$(sock up)" dynamic-export=true
-refused_at_start 'the ondemand plugin' ondemand dir="$tmp/dir" size=1M
+refused 'the file plugin with dir= serves the file named by each client.s export name' \
+  --filter="$filter" file dir="$tmp/dir"
+refused 'the file plugin with directory= serves' \
+  --filter="$filter" file directory="$tmp/dir"
+refused 'the nbd plugin with dynamic-export=true' \
+  --filter="$filter" nbd socket="$(sock up)" dynamic-export=true
+refused 'the ondemand plugin' \
+  --filter="$filter" ondemand dir="$tmp/dir" size=1M
 
 echo "== still served: the file plugin with file=, the nbd plugin without dynamic-export"
 out=$(nbdkit_to_end -U - --filter="$filter" file "$tmp/dir/disk" \
@@ -60,3 +48,22 @@ nbdinfo "$(uri info)" >/dev/null 2>&1 || rc=$?
 kill -0 "${server_pid[info]}" || fail "the server died at the second client"
 echo "the server survives clients it cannot serve"
 stop_server info
+
+echo "== a client asking for another export while the pool serves one"
+start_nbdkit fl --filter="$filter" memory 16M
+export FL=$(uri fl)
+nbdsh -c '
+import os
+a = h; a.connect_uri(os.environ["FL"])
+b = nbd.NBD()
+try:
+    b.connect_uri(os.environ["FL"].replace(":///?", ":///other?"))
+except nbd.Error:
+    pass
+else:
+    raise AssertionError("a client for another export was let in")
+a.pread(512, 0)
+'
+grep -q 'this client asks for export "other", but the contexts that all clients share serve ""' \
+  "$tmp/fl.log" || fail "no clear message for the second export"
+echo "the second export was refused with a message"

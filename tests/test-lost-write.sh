@@ -6,15 +6,12 @@
 # acknowledged write.  The plugin with a lost connection and with a
 # failed upstream flush, and the filter with a failed flush.
 source "$(dirname "$0")/functions.sh"
-requires nbdsh
-
-export SEG=65536
-run_clients () { nbdsh -c "exec(open('$top/tests/py/lost-write.py').read())"; }
+requires nbdsh python3
 
 echo "== plugin: an upstream flush fails and drops what it held"
 start_nbdkit up "$wbcache" size=16M flush-fails-while="$tmp/fail"
 start_multicopy mc up connections=4 segment-size=64K
-URI=$(uri mc) UP=$(uri up) LOSE="flush-fails $tmp/fail" run_clients
+client lost-write.py "$(uri mc)" "$(uri up)" 65536 flush-fails "$tmp/fail"
 stop_server mc
 stop_server up
 
@@ -23,8 +20,8 @@ start_nbdkit up "$wbcache" size=16M
 start_server proxy "$(sock proxy)" \
   python3 "$top/tests/fixtures/cutproxy.py" "$(sock proxy)" "$(sock up)"
 start_multicopy mc proxy connections=4 segment-size=64K
-URI=$(uri mc) UP=$(uri up) \
-  LOSE="cut ${server_pid[proxy]} $(sock proxy).cut" run_clients
+client lost-write.py "$(uri mc)" "$(uri up)" 65536 \
+  cut "${server_pid[proxy]}" "$(sock proxy).cut"
 grep -q 'reconnected after' "$tmp/mc.log" || fail "no reconnect was logged"
 stop_server mc
 stop_server proxy
@@ -34,5 +31,5 @@ echo "== filter: a context's flush fails and drops what it held"
 start_nbdkit fl --filter="$filter" "$wbcache" size=16M \
   flush-fails-while="$tmp/fail" connections=4 segment-size=64K
 # The filter's contexts are the upstream here: check through a client.
-URI=$(uri fl) UP=$(uri fl) LOSE="flush-fails $tmp/fail" run_clients
+client lost-write.py "$(uri fl)" "$(uri fl)" 65536 flush-fails "$tmp/fail"
 stop_server fl

@@ -7,6 +7,7 @@
 # base), and close to that of nbdkit's own nbd plugin under the same
 # flood.  Peak RSS is VmHWM, read at the end of the flood.
 source "$(dirname "$0")/functions.sh"
+requires nbdcopy python3
 [ -z "${MULTICOPY_CHECK:-}" ] || skip "RSS means nothing under $MULTICOPY_CHECK"
 
 clients=4 threads=4 req=$((16 << 20)) per_client=256M

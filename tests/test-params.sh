@@ -2,26 +2,9 @@
 # Parameters: every bad one makes nbdkit exit non-zero, promptly, with a
 # message that names the problem; the good forms are accepted.
 source "$(dirname "$0")/functions.sh"
-requires nbdkit
+requires nbdinfo psktool python3
 
 start_nbdkit up memory 16M
-
-# refused ARGS... -- PATTERN: nbdkit must fail and print PATTERN.
-refused ()
-{
-  local args=() pattern out rc
-  while [ "$1" != "--" ]; do args+=("$1"); shift; done
-  pattern=$2
-  set +e
-  out=$(nbdkit_to_end -U - "$plugin" "${args[@]}" --run true)
-  rc=$?
-  set -e
-  [ $rc -ne 0 ] || fail "accepted: ${args[*]}"
-  [ $rc -ne 124 ] || fail "hung: ${args[*]}"
-  grep -qiE -- "$pattern" <<<"$out" ||
-    fail "for '${args[*]}' expected /$pattern/ in: $out"
-  echo "refused as expected: ${args[*]}: $(grep -iE -- "$pattern" <<<"$out" | head -1)"
-}
 
 accepted ()
 {
@@ -36,76 +19,68 @@ accepted ()
 
 up=$(uri up)
 
-refused "$up" connections=0 -- 'connections=0: must be between 1 and 64'
-refused "$up" connections=65 -- 'connections=65: must be between 1 and 64'
-refused "$up" connections=four -- 'connections=four: must be between 1 and 64'
-refused "$up" segment-size=3M -- 'segment-size=3M: must be a power of 2'
-refused "$up" segment-size=1X -- 'segment-size=1X: cannot parse'
-refused "$up" segment-size=256 -- 'segment-size=256: must be between'
-refused "$up" segment-size=2G -- 'segment-size=2G: must be between'
-refused "$up" connect-timeout=0 -- 'connect-timeout=0'
-refused "$up" connect-timeout=soon -- 'connect-timeout=soon'
-refused "$up" tls=maybe -- 'tls=maybe'
-refused "$up" tls-verify=perhaps -- 'tls-verify=perhaps'
-refused "$up" colour=blue -- "unknown parameter 'colour'"
-refused connections=2 -- 'exactly one of uri=, socket= or hostname='
-refused "$up" socket="$(sock up)" -- 'exactly one of uri=, socket= or hostname='
-refused socket="$(sock up)" port=10809 -- 'port= needs hostname='
-refused "$up" export=foo -- 'export= cannot be used with uri='
-refused "nbd+unix:///?socket=$tmp/nowhere.sock" retry=0 -- \
-  'cannot connect|No such file or directory'
-refused socket="$tmp/nowhere.sock" retry=0 -- 'No such file or directory'
-refused hostname=127.0.0.1 port=1 retry=0 -- 'Connection refused'
-refused "not-a-uri" -- 'cannot connect to the upstream: .*uri'
+refused 'connections=0: must be between 1 and 64' \
+  "$plugin" "$up" connections=0
+refused 'connections=65: must be between 1 and 64' \
+  "$plugin" "$up" connections=65
+refused 'connections=four: must be between 1 and 64' \
+  "$plugin" "$up" connections=four
+refused 'segment-size=3M: must be a power of 2' \
+  "$plugin" "$up" segment-size=3M
+refused 'segment-size=1X: cannot parse' "$plugin" "$up" segment-size=1X
+refused 'segment-size=256: must be between' "$plugin" "$up" segment-size=256
+refused 'segment-size=2G: must be between' "$plugin" "$up" segment-size=2G
+refused 'connect-timeout=0' "$plugin" "$up" connect-timeout=0
+refused 'connect-timeout=soon' "$plugin" "$up" connect-timeout=soon
+refused 'tls=maybe' "$plugin" "$up" tls=maybe
+refused 'tls-verify=perhaps' "$plugin" "$up" tls-verify=perhaps
+refused "unknown parameter 'colour'" "$plugin" "$up" colour=blue
+refused 'exactly one of uri=, socket= or hostname=' "$plugin" connections=2
+refused 'exactly one of uri=, socket= or hostname=' \
+  "$plugin" "$up" socket="$(sock up)"
+refused 'port= needs hostname=' "$plugin" socket="$(sock up)" port=10809
+refused 'export= cannot be used with uri=' "$plugin" "$up" export=foo
+refused 'cannot connect|No such file or directory' \
+  "$plugin" "nbd+unix:///?socket=$tmp/nowhere.sock" retry=0
+refused 'No such file or directory' \
+  "$plugin" socket="$tmp/nowhere.sock" retry=0
+refused 'Connection refused' "$plugin" hostname=127.0.0.1 port=1 retry=0
+refused 'cannot connect to the upstream: .*uri' "$plugin" "not-a-uri"
 
 # Nothing is accepted silently: a key given twice, TLS keys that
 # tls=off would ignore, key files that are not there.
-refused "$up" connections=4 connections=8 -- 'connections= is given twice'
-refused "$up" segment-size=1M segment-size=2M -- 'segment-size= is given twice'
-refused "$up" "$up" -- 'uri= is given twice'
-refused "$up" reconnect-timeout=1 reconnect-timeout=2 -- \
-  'reconnect-timeout= is given twice'
+refused 'connections= is given twice' \
+  "$plugin" "$up" connections=4 connections=8
+refused 'segment-size= is given twice' \
+  "$plugin" "$up" segment-size=1M segment-size=2M
+refused 'uri= is given twice' "$plugin" "$up" "$up"
+refused 'reconnect-timeout= is given twice' \
+  "$plugin" "$up" reconnect-timeout=1 reconnect-timeout=2
 psktool -u alice -p "$tmp/keys.psk" >/dev/null
-refused "$up" tls=off tls-psk="$tmp/keys.psk" -- \
-  'tls-psk= cannot be used with tls=off'
-refused "$up" tls-username=alice tls=off -- \
-  'tls-username= cannot be used with tls=off'
-refused "$up" tls-psk="$tmp/none.psk" -- \
-  "tls-psk=$tmp/none.psk: No such file or directory"
-refused "$up" tls-certificates="$tmp/none.d" -- \
-  "tls-certificates=$tmp/none.d: No such file or directory"
-refused "$up" tls-certificates="$tmp/keys.psk" -- \
-  "tls-certificates=$tmp/keys.psk: not a directory"
-for key in connections segment-size; do
-  value=$([ $key = connections ] && echo 2 || echo 4M)
-  out=$(nbdkit_to_end -U - --filter="$filter" memory 1M "$key=$value" "$key=$value" \
-          --run true) && fail "the filter accepted $key twice"
-  grep -q "$key= is given twice" <<<"$out" ||
-    fail "the filter's message for $key twice: $out"
-  echo "filter refused: $key twice"
-done
+refused 'tls-psk= cannot be used with tls=off' \
+  "$plugin" "$up" tls=off tls-psk="$tmp/keys.psk"
+refused 'tls-username= cannot be used with tls=off' \
+  "$plugin" "$up" tls-username=alice tls=off
+refused "tls-psk=$tmp/none.psk: No such file or directory" \
+  "$plugin" "$up" tls-psk="$tmp/none.psk"
+refused "tls-certificates=$tmp/none.d: No such file or directory" \
+  "$plugin" "$up" tls-certificates="$tmp/none.d"
+refused "tls-certificates=$tmp/keys.psk: not a directory" \
+  "$plugin" "$up" tls-certificates="$tmp/keys.psk"
 
 # A stripe that splits the upstream's blocks.
 start_nbdkit big --filter=blocksize-policy memory 16M \
   blocksize-minimum=64K blocksize-preferred=64K blocksize-maximum=32M
-refused "$(uri big)" segment-size=32K -- \
-  'segment-size=32768 is not a multiple of the upstream.s minimum block size 65536'
+refused 'segment-size=32768 is not a multiple of the upstream.s minimum block size 65536' \
+  "$plugin" "$(uri big)" segment-size=32K
 
 # A server that accepts and never speaks: the handshake must time out,
 # and with no connection up nbdkit must not start.
-python3 - "$(sock silent)" <<'EOF' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.bind(sys.argv[1]); s.listen(16)
-held = []
-while True:
-    c, _ = s.accept(); held.append(c)
-EOF
-track_pid silent $!
-for i in $(seq 50); do [ -S "$(sock silent)" ] && break; sleep 0.1; done
+start_server silent "$(sock silent)" \
+  python3 "$top/tests/fixtures/silent.py" "$(sock silent)"
 start=$(date +%s%N)
-refused "$(uri silent)" connect-timeout=1 retry=0 -- \
-  'no handshake finished within connect-timeout \(1.000s\)'
+refused 'no handshake finished within connect-timeout \(1.000s\)' \
+  "$plugin" "$(uri silent)" connect-timeout=1 retry=0
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "silent server refused after ${elapsed_ms}ms"
 [ $elapsed_ms -lt 10000 ] || fail "the 1s connect timeout took ${elapsed_ms}ms"
@@ -115,7 +90,7 @@ accepted "$up"
 accepted uri="$up" connections=1 segment-size=512
 accepted "$up" connections=64 segment-size=1G connect-timeout=0.5
 accepted socket="$(sock up)" connections=3 segment-size=64k
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 start_server tcp "$tmp/tcp.pid" \
   nbdkit -f -P "$tmp/tcp.pid" -i 127.0.0.1 -p "$port" memory 16M
 accepted hostname=127.0.0.1 port="$port" connections=2

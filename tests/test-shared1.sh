@@ -3,10 +3,9 @@
 # the handshake forever.  multicopy must come up within connect-timeout
 # with the one connection it got, say so, and copy correctly.
 source "$(dirname "$0")/functions.sh"
-requires qemu-img
-requires qemu-nbd
+requires qemu-img qemu-nbd python3
 
-make_source "$tmp/src.qcow2" 32
+make_source src 32
 qemu-img create -q -f qcow2 "$tmp/dst.qcow2" 32M
 start_qemu_nbd qn -f qcow2 "$tmp/dst.qcow2"
 

@@ -6,7 +6,7 @@
 # never finishing a handshake, with a long connect-timeout=; or stopped
 # with a request in flight.
 source "$(dirname "$0")/functions.sh"
-requires nbdsh
+requires nbdsh python3
 
 # Under a checker everything is slower.
 slack=$([ -n "${MULTICOPY_CHECK:-}" ] && echo 20 || echo 0)
@@ -76,15 +76,8 @@ start_multicopy mc up connections=2 connect-timeout=60 reconnect-timeout=120
 kill -9 "${server_pid[up]}"; wait "${server_pid[up]}" 2>/dev/null || true
 unset "server_pid[up]"; rm -f "$(sock up)"
 # Accepts and never speaks: every handshake waits for connect-timeout.
-python3 - "$(sock up)" <<'PY' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.bind(sys.argv[1]); s.listen(16)
-held = []
-while True:
-    c, _ = s.accept(); held.append(c)
-PY
-track_pid silent $!
+start_server silent "$(sock up)" \
+  python3 "$top/tests/fixtures/silent.py" "$(sock up)"
 sleep 2
 term_within mc 6
 stop_server silent

@@ -5,7 +5,7 @@
 # to be (how long requests wait for a lost connection), and retry=
 # alone still sets it too, with a deprecation warning.
 source "$(dirname "$0")/functions.sh"
-requires nbdsh
+requires nbdsh nbdcopy
 
 # start_late NAME ARGS...: the plugin for an upstream socket that does
 # not exist yet; it must still be waiting a while later.

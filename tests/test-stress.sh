@@ -6,6 +6,7 @@
 # per connection.  After the final flush the whole disk is read back
 # through multicopy and straight from the upstream, byte for byte.
 source "$(dirname "$0")/functions.sh"
+requires python3
 
 secs=${STRESS_SECONDS:-8}
 stress=$top/tests/mc-stress

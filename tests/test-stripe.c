@@ -112,7 +112,9 @@ test_exact (void)
     const struct expect w[] = { { MiB - 77, 77, 0 }, { MiB, 46, 1 } };
     expect_pieces (MiB, 4, MiB - 77, 123, 0, w, 2);
   }
-  /* A 2M write over two 1M stripes becomes two requests (DESIGN.md). */
+  /* A 2M write over two 1M stripes becomes two requests (see
+   * segment-size= in nbdkit-multicopy.pod).
+   */
   {
     const struct expect w[] = { { 0, MiB, 0 }, { MiB, MiB, 1 } };
     expect_pieces (MiB, 4, 0, 2 * MiB, 0, w, 2);

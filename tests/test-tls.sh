@@ -5,13 +5,11 @@
 # toward clients in front of the plugin.  The key never appears in the
 # logs (libnbd debugging on) or in --dump-plugin.
 source "$(dirname "$0")/functions.sh"
-requires psktool
-requires certtool
+requires psktool certtool qemu-img nbdcopy nbdinfo python3
 
 psktool -u alice -p "$tmp/keys.psk" >/dev/null
 key=$(cut -d: -f2 "$tmp/keys.psk")
-make_source "$tmp/src.qcow2" 32
-qemu-img convert -q -f qcow2 -O raw "$tmp/src.qcow2" "$tmp/src.raw"
+make_source src 32
 want=$(sha256sum <"$tmp/src.raw" | cut -d' ' -f1)
 
 # copy_and_check CLIENT-URI UPSTREAM-URI: copy the source in, then read
@@ -74,7 +72,7 @@ mkdir -p "$tmp/pki-server" "$tmp/pki-client"
 cp "$tmp/pki-server/ca-cert.pem" "$tmp/pki-client/"
 # Over TCP to localhost: libnbd checks the server's certificate against
 # the host name, and does not verify it at all over a Unix socket.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 start_server up "$tmp/up.pid" nbdkit -f -P "$tmp/up.pid" \
   -i 127.0.0.1 -p "$port" --tls=require \
   --tls-certificates="$tmp/pki-server" memory 32M

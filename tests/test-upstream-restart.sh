@@ -4,8 +4,7 @@
 # leave (NBD_CMD_DISC), so that the old upstream exits within seconds,
 # and come back to the new one, during a copy and while idle.
 source "$(dirname "$0")/functions.sh"
-requires qemu-img
-requires nbdsh
+requires qemu-img nbdsh python3
 
 slack=$([ -n "${MULTICOPY_CHECK:-}" ] && echo 20 || echo 0)
 
@@ -27,7 +26,7 @@ restart_upstream ()
   start_up
 }
 
-make_source "$tmp/src.qcow2" 64
+make_source src 64
 truncate -s 64M "$tmp/dst.img"
 # No delay filter: its sleeps end at SIGTERM and nbdkit then drops the
 # connection itself.  The client is slowed down instead (-r), so that

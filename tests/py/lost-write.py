@@ -2,19 +2,21 @@
 # flush covered it.  Every client connected at the time must see its
 # next flush fail (once); a client that connects afterwards must not.
 #
-#   nbdsh -c 'exec(open("lost-write.py").read())'
-# Environment: URI (the export under test), UP (the upstream's own
-# URI, to check that the data really is gone), SEG (stripe size),
-# LOSE: "flush-fails FILE" (the upstream fails a flush while FILE
-# exists, dropping what it held) or "cut PROXY-PID CUT-FILE" (the
-# relay cuts one upstream connection).
+#   lost-write.py URI UP SEG flush-fails FILE
+#   lost-write.py URI UP SEG cut PROXY-PID CUT-FILE
+# URI is the export under test, UP the upstream's own URI (to check
+# that the data really is gone), SEG the stripe size.  flush-fails: the
+# upstream fails a flush while FILE exists, dropping what it held; cut:
+# the relay (cutproxy.py) cuts one upstream connection.
 import errno
 import os
 import signal
+import sys
 import time
 
-uri, seg = os.environ["URI"], int(os.environ["SEG"])
-how = os.environ["LOSE"].split()
+import nbd
+
+uri, up, seg, how = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 
 
 def client():
@@ -53,7 +55,7 @@ else:
 
 # The loss is real: the upstream does not hold all of A's data.
 fresh = nbd.NBD()
-fresh.connect_uri(os.environ["UP"])
+fresh.connect_uri(up)
 assert fresh.pread(8 * seg, 0) != data, "nothing was lost: the test is void"
 fresh.shutdown()
 
@@ -66,6 +68,6 @@ print("A and B were told once; C, connected after the loss, was not")
 a.pwrite(data, 0)
 c.flush()
 fresh = nbd.NBD()
-fresh.connect_uri(os.environ["UP"])
+fresh.connect_uri(up)
 assert fresh.pread(8 * seg, 0) == data
 print("written again and flushed: the upstream holds it")
