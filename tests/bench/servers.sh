@@ -19,11 +19,14 @@
 # ROUTE:    direct | nbd (nbdkit's nbd plugin as a plain proxy) |
 #           multicopy | filter (multicopy filter over the nbd plugin)
 # The client connects to $BENCH_DIR/client.sock.  $BENCH_SIZE is the
-# destination size.
+# destination size.  MULTICOPY_PLUGIN and MULTICOPY_FILTER name other
+# builds to time (another commit, say) instead of this tree's.
 set -euo pipefail
 
 dir=${BENCH_DIR:?}
 top=$(cd "$(dirname "$0")/../.." && pwd)
+plugin=${MULTICOPY_PLUGIN:-$top/plugin/nbdkit-multicopy-plugin.so}
+filter=${MULTICOPY_FILTER:-$top/filter/nbdkit-multicopy-filter.so}
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
 
 # Running, and not a zombie: the servers are daemons reparented to
@@ -100,10 +103,10 @@ start ()
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" nbd uri="$dst" ;;
     multicopy)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
-        "$top/plugin/nbdkit-multicopy-plugin.so" "$dst" "${params[@]}" ;;
+        "$plugin" "$dst" "${params[@]}" ;;
     filter)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
-        --filter="$top/filter/nbdkit-multicopy-filter.so" nbd uri="$dst" \
+        --filter="$filter" nbd uri="$dst" \
         "${params[@]}" 2>/dev/null ;;
     *) echo "servers.sh: unknown route $route" >&2; exit 1 ;;
   esac
