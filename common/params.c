@@ -1,7 +1,10 @@
 /* nbdkit-multicopy: parsing connections= and segment-size=. */
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Only the helpers of nbdkit-common.h are used here; the plugin and
@@ -32,12 +35,18 @@ multicopy_param_once (const char *key)
   return 0;
 }
 
+/* Not nbdkit_parse_unsigned and nbdkit_parse_size: they report their
+ * own error, and a bad value would get two lines.
+ */
 int
 multicopy_parse_connections (const char *value, unsigned *connections)
 {
-  unsigned n;
+  char *end;
+  unsigned long n;
 
-  if (nbdkit_parse_unsigned ("connections", value, &n) == -1 ||
+  errno = 0;
+  n = strtoul (value, &end, 10);
+  if (errno || end == value || *end != '\0' || value[0] == '-' ||
       n < 1 || n > MULTICOPY_CONNECTIONS_MAX) {
     nbdkit_error ("connections=%s: must be between 1 and %d",
                   value, MULTICOPY_CONNECTIONS_MAX);
@@ -47,10 +56,21 @@ multicopy_parse_connections (const char *value, unsigned *connections)
   return 0;
 }
 
+/* Digits, then at most one of nbdkit's size suffixes. */
+static bool
+size_syntax (const char *value)
+{
+  size_t digits = strspn (value, "0123456789");
+
+  return digits > 0 && digits < 19 &&
+    (value[digits] == '\0' ||
+     (strchr ("bBsSkKmMgGtTpPeE", value[digits]) && value[digits + 1] == '\0'));
+}
+
 int
 multicopy_parse_segment_size (const char *value, uint64_t *segment_size)
 {
-  int64_t n = nbdkit_parse_size (value);
+  int64_t n = size_syntax (value) ? nbdkit_parse_size (value) : -1;
 
   if (n == -1) {
     nbdkit_error ("segment-size=%s: cannot parse the size", value);

@@ -16,9 +16,19 @@
 #define MULTICOPY_SEGMENT_SIZE_MIN     UINT64_C (512)
 #define MULTICOPY_SEGMENT_SIZE_MAX     (UINT64_C (1) << 30)
 
-#define MULTICOPY_PARAMS_HELP \
+/* One --help text each: the plugin's are upstream connections, the
+ * filter's are contexts of the plugin below.
+ */
+#define MULTICOPY_SEGMENT_SIZE_HELP \
+  "segment-size=<SIZE>  Stripe size, a power of 2 from 512 to 1G\n" \
+  "                     (default 4M)."
+#define MULTICOPY_PLUGIN_PARAMS_HELP \
   "connections=<N>      Upstream connections, 1..64 (default 4).\n" \
-  "segment-size=<SIZE>  Stripe size, a power of 2 (default 4M)."
+  MULTICOPY_SEGMENT_SIZE_HELP
+#define MULTICOPY_FILTER_PARAMS_HELP \
+  "connections=<N>      Contexts of the plugin below, shared by every\n" \
+  "                     client, 1..64 (default 4).\n" \
+  MULTICOPY_SEGMENT_SIZE_HELP
 
 /* A key that takes one value: 0 the first time it is given, -1 (with
  * an error naming it) the second.

@@ -47,7 +47,7 @@ multicopy_config_complete (nbdkit_next_config_complete *next,
   return next (nxdata);
 }
 
-#define multicopy_config_help MULTICOPY_PARAMS_HELP
+#define multicopy_config_help MULTICOPY_FILTER_PARAMS_HELP
 
 static int
 multicopy_get_ready (int thread_model)
@@ -272,7 +272,10 @@ multicopy_cache (nbdkit_next *next, void *handle, uint32_t count,
 
 static struct nbdkit_filter filter = {
   .name               = "multicopy",
-  .longname           = "nbdkit multicopy filter",
+  /* nbdkit 1.32 prints its own version for every filter in --version
+   * (a filter is built for exactly one nbdkit): ours goes here, in --help.
+   */
+  .longname           = "nbdkit multicopy filter " PACKAGE_VERSION,
   .config             = multicopy_config,
   .config_complete    = multicopy_config_complete,
   .config_help        = multicopy_config_help,

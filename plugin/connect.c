@@ -55,6 +55,15 @@ configure_tls (struct nbd_handle *nbd)
   return 0;
 }
 
+/* -D multicopy.verbose=1: libnbd's debug messages, in nbdkit's log. */
+static int
+libnbd_debug (void *user_data, const char *context, const char *msg)
+{
+  nbdkit_debug ("libnbd: multicopy%u: %s: %s",
+                (unsigned) (uintptr_t) user_data, context, msg);
+  return 0;
+}
+
 /* Keep the first error: libnbd's message is per thread, so copy it
  * before the next call.
  */
@@ -81,6 +90,10 @@ start_connect (unsigned i, struct connect_failure *why)
     goto err;
   snprintf (name, sizeof name, "multicopy%u", i);
   if (nbd_set_handle_name (nbd, name) == -1 ||
+      (multicopy_debug_verbose &&
+       nbd_set_debug_callback (nbd, (nbd_debug_callback) {
+           .callback = libnbd_debug,
+           .user_data = (void *) (uintptr_t) i }) == -1) ||
       nbd_set_debug (nbd, multicopy_debug_verbose != 0) == -1 ||
       nbd_add_meta_context (nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
       nbd_set_full_info (nbd, true) == -1 ||

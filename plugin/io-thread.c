@@ -99,7 +99,7 @@ goodbye (struct upstream *u)
 
   if (atomic_exchange (&u->leaving, true))
     return;
-  nbdkit_error ("upstream connection %u: the server is shutting down "
+  nbdkit_debug ("upstream connection %u: the server is shutting down "
                 "(NBD_ESHUTDOWN): disconnecting, to reconnect", u->index);
   for (i = 0; i < pool.nr; ++i) {
     if (&pool.conn[i] != u) {

@@ -8,6 +8,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,7 +55,7 @@ multicopy_config_complete (void)
   return config_finish ();
 }
 
-#define multicopy_config_help config_help_text MULTICOPY_PARAMS_HELP
+#define multicopy_config_help config_help_text MULTICOPY_PLUGIN_PARAMS_HELP
 
 static void
 multicopy_dump_plugin (void)
@@ -69,9 +70,14 @@ multicopy_dump_plugin (void)
   }
   printf ("multicopy_connections_default=%d\n",
           MULTICOPY_CONNECTIONS_DEFAULT);
+  printf ("multicopy_connections_min=1\n");
   printf ("multicopy_connections_max=%d\n", MULTICOPY_CONNECTIONS_MAX);
-  printf ("multicopy_segment_size_default=%llu\n",
-          (unsigned long long) MULTICOPY_SEGMENT_SIZE_DEFAULT);
+  printf ("multicopy_segment_size_default=%" PRIu64 "\n",
+          MULTICOPY_SEGMENT_SIZE_DEFAULT);
+  printf ("multicopy_segment_size_min=%" PRIu64 "\n",
+          MULTICOPY_SEGMENT_SIZE_MIN);
+  printf ("multicopy_segment_size_max=%" PRIu64 "\n",
+          MULTICOPY_SEGMENT_SIZE_MAX);
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL

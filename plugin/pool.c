@@ -115,6 +115,10 @@ pool_open (void)
     nbdkit_debug ("using %d of %u upstream connections",
                   n, config.connections);
   }
+  /* Said without -v too: the one line that tells what is in use. */
+  fprintf (stderr, "nbdkit: multicopy: %d upstream connection%s up, "
+           "stripes of %" PRIu64 " bytes, %" PRIi64 " bytes in all\n",
+           n, n == 1 ? "" : "s", config.segment_size, pool.caps.size);
   nbdkit_debug ("upstream: %d connections, size %" PRIi64
                 ", block size %" PRIu32 "/%" PRIu32 "/%" PRIu32
                 ", upstream multi-conn %d, stripe %" PRIu64,

@@ -122,7 +122,11 @@ upstream_reconnect (struct upstream *u)
    */
   if (holds_unflushed (u))
     losses_on_connection (u);
-  nbdkit_error ("upstream connection %u %s; reconnecting (requests for its "
+  /* Not an error while no client request fails for it: the errors
+   * are the losses above, and requests failing past reconnect-timeout
+   * below.  The stats file counts reconnects.
+   */
+  nbdkit_debug ("upstream connection %u %s; reconnecting (requests for its "
                 "stripes wait up to reconnect-timeout=%u.%03us)", u->index,
                 atomic_load (&u->leaving) ? "left its server, which is "
                 "shutting down" : nbd_aio_is_dead (u->nbd) ? "died" :
@@ -148,8 +152,10 @@ upstream_reconnect (struct upstream *u)
                                   pool.max_payload) == 0) {
         swap_handle (u, nbd);
         set_up (u, true);
-        nbdkit_error ("upstream connection %u: reconnected after %" PRIi64
-                      " ms", u->index, now_ms () - down);
+        /* Worth the error log only if that said it was down. */
+        (gave_up ? nbdkit_error : nbdkit_debug)
+          ("upstream connection %u: reconnected after %" PRIi64 " ms",
+           u->index, now_ms () - down);
         return true;
       }
       nbd_close (nbd);

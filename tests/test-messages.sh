@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# What an operator reads: one line per bad value; --help of the filter
+# speaks of contexts; versions; --dump-plugin gives the limits that the
+# man page states; without -v, the start says how many connections came
+# up; libnbd's debugging goes through nbdkit's debug log; a reconnect
+# that loses nothing is not an error; over the nbd plugin, the filter
+# explains that plugin's noise once.
+source "$(dirname "$0")/functions.sh"
+requires nbdinfo nbdsh python3
+
+start_nbdkit up memory 16M
+
+echo "== a bad value gets one line"
+for bad in connections=four connections=0 segment-size=1X segment-size=3M \
+           connect-timeout=soon retry=-1 shutdown-timeout=0; do
+  out=$(nbdkit_to_end -U - "$plugin" "$(uri up)" "$bad" --run true) &&
+    fail "$bad accepted"
+  n=$(grep -c 'error:' <<<"$out") || true
+  [ "$n" -eq 1 ] || fail "$bad: $n error lines: $out"
+  echo "$bad: $out"
+done
+
+echo "== --help, --version, --dump-plugin"
+version=$(sed -n 's/^VERSION *= *//p' "$top/Makefile")
+"${nbdkit_cmd[@]}" "$plugin" --version | grep -qx "multicopy $version" ||
+  fail "the plugin's --version is not $version"
+help=$("${nbdkit_cmd[@]}" --filter="$filter" memory --help)
+grep -q "^filter: multicopy (nbdkit multicopy filter $version)" <<<"$help" ||
+  fail "the filter's --help does not give its version"
+grep -q 'Contexts of the plugin below' <<<"$help" ||
+  fail "the filter's --help does not speak of contexts"
+! grep -q 'Upstream connections' <<<"$help" ||
+  fail "the filter's --help speaks of upstream connections"
+dump=$("${nbdkit_cmd[@]}" "$plugin" --dump-plugin)
+for kv in multicopy_connections_default=4 multicopy_connections_min=1 \
+          multicopy_connections_max=64 \
+          multicopy_segment_size_default=4194304 \
+          multicopy_segment_size_min=512 \
+          multicopy_segment_size_max=1073741824; do
+  grep -qx "$kv" <<<"$dump" || fail "--dump-plugin lacks $kv: $dump"
+done
+man=$(tr '\n' ' ' < "$top/nbdkit-multicopy.pod")
+grep -q 'from 1 to 64 (default 4)' <<<"$man" &&
+  grep -q 'a power of 2 from 512 bytes to 1G (default 4M)' <<<"$man" ||
+  fail "the man page does not state the limits --dump-plugin prints"
+echo "versions, help and limits agree"
+
+echo "== without -v: how many connections came up"
+out=$(nbdkit_to_end -U - "$plugin" "$(uri up)" connections=3 \
+        --run 'nbdinfo --size "$uri"')
+grep -q 'multicopy: 3 upstream connections up, stripes of 4194304 bytes' \
+  <<<"$out" || fail "no startup line: $out"
+
+echo "== libnbd's debugging goes through nbdkit's debug log"
+start_nbdkit mc -D multicopy.verbose=1 "$plugin" "$(uri up)" connections=2
+nbdinfo --size "$(uri mc)" >/dev/null
+grep -q 'debug: libnbd: multicopy0: ' "$tmp/mc.log" ||
+  fail "no libnbd debugging in nbdkit's log"
+! grep -q '^libnbd: debug' "$tmp/mc.log" ||
+  fail "libnbd wrote to stderr by itself"
+stop_server mc
+
+echo "== a reconnect that loses nothing is not an error"
+start_relay proxy up
+start_multicopy mc proxy connections=2 segment-size=64K
+CLIENT_TIMEOUT=60 client reconnect-resend.py "$(uri mc)" \
+  "${server_pid[proxy]}" "$(sock proxy)"
+grep -q 'reconnected after' "$tmp/mc.log" || fail "no reconnect happened"
+! grep -E 'error:.*(reconnect|died)' "$tmp/mc.log" ||
+  fail "a reconnect that lost nothing was logged as an error"
+stop_server mc
+stop_server proxy
+
+echo "== over the nbd plugin, its noise is explained once"
+out=$(nbdkit_to_end -U - --filter="$filter" nbd socket="$(sock up)" \
+        connections=3 --run 'nbdinfo --size "$uri"')
+[ "$(grep -c 'note: the nbd plugin logs' <<<"$out")" -eq 1 ] ||
+  fail "no single explanation: $out"
+echo "$out" | grep -E 'note|no connection'
