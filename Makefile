@@ -35,7 +35,7 @@ PLUGIN  = plugin/nbdkit-multicopy-plugin.so
 FILTER  = filter/nbdkit-multicopy-filter.so
 MANS    = nbdkit-multicopy-plugin.1 docs/nbdkit-multicopy-filter.1
 
-COMMON_OBJS = common/stripe.o common/params.o
+COMMON_OBJS = common/stripe.o common/params.o common/stats.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 
@@ -66,13 +66,15 @@ $(PLUGIN): $(PLUGIN_OBJS) $(COMMON_OBJS)
 $(FILTER): $(FILTER_OBJS) $(COMMON_OBJS)
 	$(CC) $(CFLAGS) -pthread -shared -o $@ $^
 
-nbdkit-multicopy-plugin.1: nbdkit-multicopy.pod
-	pod2man --section=1 --center=nbdkit-multicopy --release=$(VERSION) \
-	  --name=NBDKIT-MULTICOPY-PLUGIN $< > $@
+# The pages name the version: it is filled in here, from VERSION above.
+POD2MAN = sed 's/@VERSION@/$(VERSION)/g' $< | \
+  pod2man --utf8 --section=1 --center=nbdkit-multicopy --release=$(VERSION)
 
-docs/nbdkit-multicopy-filter.1: docs/nbdkit-multicopy-filter.pod
-	pod2man --section=1 --center=nbdkit-multicopy --release=$(VERSION) \
-	  --name=NBDKIT-MULTICOPY-FILTER $< > $@
+nbdkit-multicopy-plugin.1: nbdkit-multicopy.pod Makefile
+	$(POD2MAN) --name=NBDKIT-MULTICOPY-PLUGIN > $@
+
+docs/nbdkit-multicopy-filter.1: docs/nbdkit-multicopy-filter.pod Makefile
+	$(POD2MAN) --name=NBDKIT-MULTICOPY-FILTER > $@
 
 # Test programs and the upstream fixture.
 tests/test-stripe: tests/test-stripe.c common/stripe.o

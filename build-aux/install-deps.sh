@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build=(gcc make pkg-config perl nbdkit nbdkit-plugin-dev libnbd-dev)
-check=("${build[@]}" coreutils python3 libnbd-bin python3-libnbd qemu-utils
+check=("${build[@]}" coreutils python3 libnbd-bin python3-libnbd qemu-utils man-db bc
        qemu-system-common gnutls-bin)
 bench=("${check[@]}" hyperfine gnuplot-nox)
 valgrind=("${check[@]}" valgrind)

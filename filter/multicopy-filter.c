@@ -20,6 +20,7 @@
 #include "params.h"
 #include "pool.h"
 #include "route.h"
+#include "stats.h"
 
 static unsigned connections = MULTICOPY_CONNECTIONS_DEFAULT;
 static uint64_t segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
@@ -34,6 +35,8 @@ multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   if (strcmp (key, "segment-size") == 0)
     return multicopy_param_once (key) == -1 ? -1 :
       multicopy_parse_segment_size (value, &segment_size);
+  if (strcmp (key, "stats") == 0)
+    return stats_config (key, value);
   below_config (key, value);
   return next (nxdata, key, value);
 }
@@ -47,7 +50,19 @@ multicopy_config_complete (nbdkit_next_config_complete *next,
   return next (nxdata);
 }
 
-#define multicopy_config_help MULTICOPY_FILTER_PARAMS_HELP
+#define multicopy_config_help MULTICOPY_FILTER_PARAMS_HELP "\n" \
+  "stats=<FILE>         Write what each context carried to FILE, every\n" \
+  "                     second of a copy and at exit."
+
+static struct stats *
+context_stats (unsigned i)
+{
+  return &pool.stats[i];
+}
+
+static struct stats_source stats_source = {
+  .what = "filter", .label = "context", .get = context_stats,
+};
 
 static int
 multicopy_get_ready (int thread_model)
@@ -74,6 +89,20 @@ multicopy_get_ready (int thread_model)
 struct handle {
   atomic_uint losses_seen;
 };
+
+static int
+multicopy_after_fork (nbdkit_backend *backend)
+{
+  stats_source.nr = connections;
+  return stats_start (&stats_source);
+}
+
+static void
+multicopy_cleanup (nbdkit_backend *backend)
+{
+  stats_stop ();
+  stats_debug (&stats_source);
+}
 
 static void *
 multicopy_open (nbdkit_next_open *next, nbdkit_context *nxdata,
@@ -280,6 +309,8 @@ static struct nbdkit_filter filter = {
   .config_complete    = multicopy_config_complete,
   .config_help        = multicopy_config_help,
   .get_ready          = multicopy_get_ready,
+  .after_fork         = multicopy_after_fork,
+  .cleanup            = multicopy_cleanup,
   .open               = multicopy_open,
   .close              = multicopy_close,
   .get_size           = multicopy_get_size,

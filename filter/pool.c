@@ -25,6 +25,7 @@
 #include "errseq.h"
 #include "params.h"
 #include "pool.h"
+#include "stats.h"
 #include "stripe.h"
 
 struct pool pool;
@@ -121,9 +122,12 @@ flush_one (void *vp)
   pool_ctx_lock (job->i);
   job->r = c->flush (c, job->flags, &job->err);
   pool_ctx_unlock (job->i);
+  stats_count (&pool.stats[job->i], STATS_FLUSH, 0);
   if (job->r == -1) {
     atomic_store (&pool.dirty[job->i], true);
     errseq_record (&pool.losses);
+    atomic_fetch_add_explicit (&pool.stats[job->i].lost_writes, 1,
+                               memory_order_relaxed);
   }
   return NULL;
 }

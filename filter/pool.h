@@ -16,6 +16,7 @@
 #include "block-size.h"
 #include "errseq.h"
 #include "params.h"
+#include "stats.h"
 #include "stripe.h"
 
 struct pool {
@@ -41,6 +42,11 @@ struct pool {
    * and every client connected then must hear of it (errseq.h).
    */
   struct errseq losses;
+
+  /* What each context carried, kept across openings of the pool
+   * (stats=FILE).
+   */
+  struct stats stats[MULTICOPY_CONNECTIONS_MAX];
 
   /* The AND over all contexts (the weakest for tri-states). */
   int64_t size;

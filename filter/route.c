@@ -17,6 +17,7 @@
 
 #include "pool.h"
 #include "route.h"
+#include "stats.h"
 #include "stripe.h"
 
 static int
@@ -47,6 +48,7 @@ issue (enum route_op op, void *buf, const struct stripe_piece *p,
   pool_ctx_lock (p->owner);
   r = call (pool.ctx[p->owner], op, buf, p, flags, err);
   pool_ctx_unlock (p->owner);
+  stats_count (&pool.stats[p->owner], op, p->count);
   /* Read before writing: most pieces find the flag already set. */
   if (r == 0 && route_op_writes (op) &&
       !atomic_load_explicit (&pool.dirty[p->owner], memory_order_relaxed))
@@ -90,6 +92,7 @@ route_extents (uint32_t count, uint64_t offset, uint32_t flags,
   pool_ctx_lock (p.owner);
   got = c->extents (c, p.count, p.offset, flags, mine, err);
   pool_ctx_unlock (p.owner);
+  stats_count (&pool.stats[p.owner], STATS_EXTENTS, p.count);
   if (got == -1)
     goto out;
   n = nbdkit_extents_count (mine);

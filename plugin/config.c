@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "params.h"
+#include "stats.h"
 
 struct upstream_config config = {
   .tls = -1,
@@ -113,7 +114,7 @@ config_key (const char *key, const char *value)
 {
   int r;
 
-  if (multicopy_param_once (key) == -1)
+  if (strcmp (key, "stats") != 0 && multicopy_param_once (key) == -1)
     return -1;
   if (strncmp (key, "tls-", 4) == 0 && first_tls_key == NULL)
     first_tls_key = key;
@@ -144,6 +145,8 @@ config_key (const char *key, const char *value)
   }
   else if (strcmp (key, "shutdown-timeout") == 0)
     return parse_seconds (key, value, false, &config.shutdown_timeout_ms);
+  else if (strcmp (key, "stats") == 0)
+    return stats_config (key, value);
   else if (strcmp (key, "tls") == 0) {
     if ((r = parse_tls (value)) == -1)
       return -1;

@@ -56,6 +56,8 @@ extern void config_free (void);
   "                     come back (default 60, 0: fail at once).\n" \
   "shutdown-timeout=<S> Seconds that exit waits for the upstream: for\n" \
   "                     replies, and for the final flush (default 5).\n" \
+  "stats=<FILE>         Write what each upstream connection carried\n" \
+  "                     to FILE, every second of a copy and at exit.\n" \
   "tls=off|on|require   TLS toward the upstream.\n" \
   "tls-certificates=<DIR>  Directory of x509 certificates.\n" \
   "tls-verify=<BOOL>    Verify the upstream's certificate (default true).\n" \

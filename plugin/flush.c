@@ -30,6 +30,7 @@
 #include "io-thread.h"
 #include "losses.h"
 #include "params.h"
+#include "stats.h"
 #include "upstream.h"
 
 /* 0, or the errno for a flush that could not be sent. */
@@ -76,7 +77,7 @@ flush_dirty (void)
       request_release (&req, err);
       continue;
     }
-    atomic_fetch_add_explicit (&u->flushes, 1, memory_order_relaxed);
+    stats_count (&u->stats, STATS_FLUSH, 0);
   }
   err = request_wait (&req);
 
@@ -130,6 +131,8 @@ flush_at_exit (void)
     err = issue_flush (u, &req[i]);
     if (err)
       request_release (&req[i], err);
+    else
+      stats_count (&u->stats, STATS_FLUSH, 0);
     sent[i] = true;
   }
   for (i = 0; i < pool.nr; ++i) {

@@ -23,7 +23,7 @@ static struct errseq losses;
 void
 losses_on_connection (struct upstream *u)
 {
-  atomic_fetch_add_explicit (&u->losses, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit (&u->stats.lost_writes, 1, memory_order_relaxed);
   errseq_record (&losses);
   nbdkit_error ("upstream connection %u was lost while it held writes that "
                 "no flush had covered; they may not have reached the "

@@ -29,6 +29,7 @@
 #include "params.h"
 #include "pool.h"
 #include "shutdown.h"
+#include "stats.h"
 #include "upstream.h"
 
 struct pool pool;
@@ -138,12 +139,24 @@ pool_open (void)
   return -1;
 }
 
+static struct stats *
+conn_stats (unsigned i)
+{
+  return &pool.conn[i].stats;
+}
+
+static struct stats_source stats_source = {
+  .what = "plugin", .label = "connection", .get = conn_stats,
+  .has_reconnects = 1,
+};
+
 int
 pool_start (void)
 {
   unsigned i;
 
-  if (shutdown_watch_start () == -1)
+  stats_source.nr = pool.nr;
+  if (shutdown_watch_start () == -1 || stats_start (&stats_source) == -1)
     return -1;
   for (i = 0; i < pool.nr; ++i)
     if (io_thread_start (&pool.conn[i]) == -1)
@@ -162,6 +175,8 @@ pool_close (void)
   /* The I/O threads own the handles: they send the disconnects, each
    * bounded, all at once.
    */
+  stats_stop ();
+  stats_debug (&stats_source);
   for (i = 0; i < pool.nr; ++i) {
     atomic_store (&pool.conn[i].stopping, true);
     if (pool.conn[i].io_thread_started)
@@ -171,12 +186,6 @@ pool_close (void)
     struct upstream *u = &pool.conn[i];
 
     io_thread_stop (u);
-    nbdkit_debug ("upstream connection %u: %" PRIuFAST64 " requests, %"
-                  PRIuFAST64 " bytes of data, %" PRIuFAST64 " flushes, %"
-                  PRIuFAST64 " reconnects, %" PRIuFAST64 " losses",
-                  i, atomic_load (&u->requests), atomic_load (&u->bytes),
-                  atomic_load (&u->flushes), atomic_load (&u->reconnects),
-                  atomic_load (&u->losses));
     nbd_close (u->nbd);
     if (u->kick_fd >= 0)
       close (u->kick_fd);

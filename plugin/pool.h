@@ -8,11 +8,13 @@
  */
 extern int pool_open (void);
 
-/* .after_fork: start the I/O threads. */
+/* .after_fork: start the I/O threads (and the shutdown watcher, and
+ * the stats writer).
+ */
 extern int pool_start (void);
 
-/* .cleanup, after the flush at exit (flush.h): disconnect, each
- * connection bounded, and free.
+/* .cleanup, after the flush at exit (flush.h): the last stats, then
+ * disconnect, each connection bounded, and free.
  */
 extern void pool_close (void);
 

@@ -97,7 +97,7 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
 
   /* Nobody can reach the old handle now, and it has nothing in flight. */
   nbd_close (old);
-  atomic_fetch_add_explicit (&u->reconnects, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit (&u->stats.reconnects, 1, memory_order_relaxed);
 }
 
 static bool

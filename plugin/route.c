@@ -23,6 +23,7 @@
 #include "reconnect.h"
 #include "route.h"
 #include "shutdown.h"
+#include "stats.h"
 #include "stripe.h"
 #include "upstream.h"
 
@@ -107,9 +108,7 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
       request_release (&req, err);
       break;
     }
-    atomic_fetch_add_explicit (&u->requests, 1, memory_order_relaxed);
-    if (data)
-      atomic_fetch_add_explicit (&u->bytes, p.count, memory_order_relaxed);
+    stats_count (&u->stats, op, p.count);
   }
   return request_wait (&req);
 }
@@ -242,7 +241,7 @@ route_extents (uint32_t count, uint64_t offset, uint32_t lflags,
       request_release (&req, issue_error (u));
     else {
       upstream_issued (u, u->nbd);
-      atomic_fetch_add_explicit (&u->requests, 1, memory_order_relaxed);
+      stats_count (&u->stats, STATS_EXTENTS, p.count);
     }
     pthread_rwlock_unlock (&u->handle_lock);
     err = request_wait (&req);

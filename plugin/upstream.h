@@ -14,6 +14,7 @@
 #include <libnbd.h>
 
 #include "caps.h"
+#include "stats.h"
 #include "stripe.h"
 
 /* libnbd 1.14 refuses reads and writes over 64M and does not split for
@@ -68,12 +69,8 @@ struct upstream {
   atomic_bool dirty;
   atomic_uint flushing;         /* flushes in flight here */
 
-  /* Statistics, logged at exit. */
-  atomic_uint_fast64_t requests;
-  atomic_uint_fast64_t bytes;
-  atomic_uint_fast64_t flushes;
-  atomic_uint_fast64_t reconnects;
-  atomic_uint_fast64_t losses;  /* times it may have lost such writes */
+  /* What it carried (stats=FILE, and the debug log at exit). */
+  struct stats stats;
 };
 
 struct pool {

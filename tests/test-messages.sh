@@ -77,3 +77,4 @@ out=$(nbdkit_to_end -U - --filter="$filter" nbd socket="$(sock up)" \
 [ "$(grep -c 'note: the nbd plugin logs' <<<"$out")" -eq 1 ] ||
   fail "no single explanation: $out"
 echo "$out" | grep -E 'note|no connection'
+

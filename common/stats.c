@@ -1,0 +1,239 @@
+/* nbdkit-multicopy: stats=FILE.
+ *
+ * A thread rewrites FILE every second while the counters move, and
+ * once more at exit.  Each write goes to FILE.tmp, renamed over FILE,
+ * so that whoever watches it never reads half a file.  The format is
+ * in the man page (STATS FILE).
+ */
+
+/* asprintf */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Only the helpers of nbdkit-common.h are used here; the plugin and
+ * the filter both get them from the server at run time.
+ */
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "clock.h"
+#include "params.h"
+#include "stats.h"
+
+static const char *const op_name[STATS_NR_OPS] = {
+  [ROUTE_READ] = "read", [ROUTE_WRITE] = "write", [ROUTE_ZERO] = "zero",
+  [ROUTE_TRIM] = "trim", [ROUTE_CACHE] = "cache",
+  [STATS_EXTENTS] = "extents", [STATS_FLUSH] = "flush",
+};
+
+static char *path, *tmp_path;
+static const struct stats_source *source;
+static int64_t started_ms;
+static pthread_t thread;
+static bool running, stop;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+
+int
+stats_config (const char *key, const char *value)
+{
+  int fd;
+
+  if (multicopy_param_once (key) == -1)
+    return -1;
+  path = nbdkit_absolute_path (value);
+  if (path == NULL || asprintf (&tmp_path, "%s.tmp", path) == -1) {
+    nbdkit_error ("%s=%s: %m", key, value);
+    return -1;
+  }
+  /* Find out now, not at exit, that it cannot be written. */
+  fd = open (tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd == -1) {
+    nbdkit_error ("%s=%s: cannot write %s: %m", key, value, tmp_path);
+    return -1;
+  }
+  close (fd);
+  unlink (tmp_path);
+  return 0;
+}
+
+/* The fields of connection i, as in the file. */
+static void
+print_unit (FILE *fp, const struct stats_source *src, unsigned i)
+{
+  struct stats *s = src->get (i);
+  unsigned op;
+
+  fprintf (fp, "%s=%u", src->label, i);
+  for (op = 0; op < STATS_NR_OPS; ++op) {
+    fprintf (fp, " %s=%" PRIuFAST64, op_name[op],
+             atomic_load (&s->requests[op]));
+    if (op != STATS_FLUSH)
+      fprintf (fp, "/%" PRIuFAST64, atomic_load (&s->bytes[op]));
+  }
+  if (src->has_reconnects)
+    fprintf (fp, " reconnects=%" PRIuFAST64, atomic_load (&s->reconnects));
+  fprintf (fp, " lost-writes=%" PRIuFAST64, atomic_load (&s->lost_writes));
+}
+
+static uint64_t
+data_bytes (struct stats *s)
+{
+  return atomic_load (&s->bytes[ROUTE_READ]) +
+    atomic_load (&s->bytes[ROUTE_WRITE]);
+}
+
+/* How evenly the stripes spread the data: max over min of the bytes
+ * read and written per connection.
+ */
+static void
+print_balance (FILE *fp, const struct stats_source *src)
+{
+  uint64_t max = 0, min = UINT64_MAX;
+  unsigned i, imax = 0, imin = 0;
+
+  for (i = 0; i < src->nr; ++i) {
+    uint64_t b = data_bytes (src->get (i));
+    if (b > max) { max = b; imax = i; }
+    if (b < min) { min = b; imin = i; }
+  }
+  fprintf (fp, "balance=");
+  if (max == 0)
+    fprintf (fp, "-");
+  else if (min == 0)
+    fprintf (fp, "inf");
+  else
+    fprintf (fp, "%.2f", (double) max / min);
+  fprintf (fp, " max=%" PRIu64 " %s=%u min=%" PRIu64 " %s=%u\n",
+           max, src->label, imax, min == UINT64_MAX ? 0 : min,
+           src->label, imin);
+}
+
+static uint64_t
+total_requests (const struct stats_source *src)
+{
+  uint64_t n = 0;
+  unsigned i, op;
+
+  for (i = 0; i < src->nr; ++i) {
+    struct stats *s = src->get (i);
+    for (op = 0; op < STATS_NR_OPS; ++op)
+      n += atomic_load (&s->requests[op]);
+    n += atomic_load (&s->reconnects) + atomic_load (&s->lost_writes);
+  }
+  return n;
+}
+
+static void
+write_file (const struct stats_source *src)
+{
+  FILE *fp = fopen (tmp_path, "we");
+  time_t t = time (NULL);
+  char when[64];
+  unsigned i;
+
+  if (fp == NULL) {
+    nbdkit_debug ("stats: %s: %m", tmp_path);
+    return;
+  }
+  strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime (&t));
+  fprintf (fp, "# nbdkit-multicopy %s %s, %s, %.1f s after start: "
+           "requests/bytes by %s\n", src->what, PACKAGE_VERSION, when,
+           (now_ms () - started_ms) / 1000.0, src->label);
+  for (i = 0; i < src->nr; ++i) {
+    print_unit (fp, src, i);
+    fputc ('\n', fp);
+  }
+  print_balance (fp, src);
+  if (fclose (fp) == EOF || rename (tmp_path, path) == -1)
+    nbdkit_debug ("stats: %s: %m", path);
+}
+
+static void *
+writer (void *arg)
+{
+  uint64_t last = UINT64_MAX;
+
+  pthread_mutex_lock (&lock);
+  while (!stop) {
+    struct timespec ts;
+    uint64_t now = total_requests (source);
+
+    if (now != last) {
+      write_file (source);
+      last = now;
+    }
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_sec += STATS_INTERVAL_MS / 1000;
+    pthread_cond_timedwait (&cond, &lock, &ts);
+  }
+  pthread_mutex_unlock (&lock);
+  write_file (source);
+  return NULL;
+}
+
+int
+stats_start (const struct stats_source *src)
+{
+  int err;
+
+  started_ms = now_ms ();
+  if (path == NULL)
+    return 0;
+  source = src;
+  err = pthread_create (&thread, NULL, writer, NULL);
+  if (err) {
+    errno = err;
+    nbdkit_error ("stats: pthread_create: %m");
+    return -1;
+  }
+  running = true;
+  return 0;
+}
+
+void
+stats_stop (void)
+{
+  if (running) {
+    pthread_mutex_lock (&lock);
+    stop = true;
+    pthread_cond_signal (&cond);
+    pthread_mutex_unlock (&lock);
+    pthread_join (thread, NULL);
+    running = false;
+  }
+  free (path);
+  free (tmp_path);
+  path = tmp_path = NULL;
+}
+
+void
+stats_debug (const struct stats_source *src)
+{
+  char *line = NULL;
+  size_t len = 0;
+  FILE *fp;
+  unsigned i;
+
+  for (i = 0; i < src->nr; ++i) {
+    fp = open_memstream (&line, &len);
+    if (fp == NULL)
+      return;
+    print_unit (fp, src, i);
+    fclose (fp);
+    nbdkit_debug ("%s", line);
+    free (line);
+    line = NULL;
+  }
+}

@@ -1,0 +1,65 @@
+/* nbdkit-multicopy: what each upstream connection (plugin) or context
+ * (filter) carried, and stats=FILE, which shows it while a copy runs.
+ *
+ * nbdkit's stats filter counts what clients ask for; this counts what
+ * each connection below carried, to see how evenly the stripes spread
+ * the work, and what was lost or reconnected where.
+ */
+
+#ifndef MULTICOPY_STATS_H
+#define MULTICOPY_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "route-op.h"
+
+/* The routed operations (route-op.h), then two more. */
+enum stats_op {
+  STATS_EXTENTS = ROUTE_CACHE + 1,
+  STATS_FLUSH,
+  STATS_NR_OPS
+};
+
+struct stats {
+  atomic_uint_fast64_t requests[STATS_NR_OPS];
+  atomic_uint_fast64_t bytes[STATS_NR_OPS];
+  atomic_uint_fast64_t reconnects;
+  atomic_uint_fast64_t lost_writes;
+};
+
+/* On the data path: relaxed, no lock. */
+static inline void
+stats_count (struct stats *s, unsigned op, uint64_t bytes)
+{
+  atomic_fetch_add_explicit (&s->requests[op], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit (&s->bytes[op], bytes, memory_order_relaxed);
+}
+
+/* Where the counters are: nr of them, each under a label ("connection",
+ * "context"); has_reconnects says whether that field means anything.
+ */
+struct stats_source {
+  const char *what;             /* "plugin" or "filter" */
+  const char *label;
+  unsigned nr;
+  struct stats *(*get) (unsigned i);
+  int has_reconnects;
+};
+
+/* .config of stats=FILE: 0, or -1 with an error naming the key. */
+extern int stats_config (const char *key, const char *value);
+
+/* .after_fork: if stats= was given, write FILE every STATS_INTERVAL_MS
+ * while the counters move.  -1 on error (reported).
+ */
+#define STATS_INTERVAL_MS 1000
+extern int stats_start (const struct stats_source *src);
+
+/* .cleanup, while the counters still exist: the last write. */
+extern void stats_stop (void);
+
+/* One line for the debug log, the same fields as in the file. */
+extern void stats_debug (const struct stats_source *src);
+
+#endif /* MULTICOPY_STATS_H */
