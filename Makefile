@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # nbdkit-multicopy: build, check, bench, demo, install.
 #
 #   make          build the plugin, the filter and their man pages
@@ -5,6 +7,7 @@
 #   make demo     install what is missing, build, run the demo copy
 #   make bench    install what is missing, build, run the benchmarks
 #   make install  install into nbdkit's plugin and filter directories
+#   make dist     nbdkit-multicopy-VERSION.tar.gz of the tracked files
 #   make check-asan      the tests with ASan+UBSan builds (rebuilds)
 #   make check-valgrind  the tests with every nbdkit under valgrind
 #   make check-tsan      the stress test with a ThreadSanitizer build
@@ -13,8 +16,6 @@ VERSION    = 0.2.0
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS    ?= -O2 -g
-PREFIX    ?= /usr/local
-MANDIR    ?= $(PREFIX)/share/man
 DESTDIR   ?=
 
 # Deferred (=), so that make check can install the -dev packages first.
@@ -23,6 +24,9 @@ LIBNBD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libnbd)
 LIBNBD_LIBS   = $(shell $(PKG_CONFIG) --libs libnbd)
 PLUGINDIR     = $(shell $(PKG_CONFIG) --variable=plugindir nbdkit)
 FILTERDIR     = $(shell $(PKG_CONFIG) --variable=filterdir nbdkit)
+# The modules go where nbdkit looks for them, so the pages go beside
+# nbdkit's own, where man looks for those.
+MANDIR       ?= $(shell $(PKG_CONFIG) --variable=prefix nbdkit)/share/man
 
 # nbdkit callbacks have fixed signatures, so unused parameters are normal.
 WARNINGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
@@ -42,7 +46,7 @@ FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 TEST_PROGS  = tests/test-stripe tests/mc-stress
 FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so tests/fixtures/nodlclose.so
 
-.PHONY: all deps check check-build demo bench install uninstall clean \
+.PHONY: all deps check check-build demo bench install uninstall dist clean \
         check-asan check-valgrind check-tsan
 
 all: build-deps $(PLUGIN) $(FILTER) $(MANS)
@@ -145,8 +149,18 @@ uninstall:
 	  $(DESTDIR)$(FILTERDIR)/$(notdir $(FILTER)) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANS)))
 
+# A tarball of every file git tracks, as they are in this tree.
+DIST = nbdkit-multicopy-$(VERSION)
+dist:
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { \
+	  echo "make dist needs a git checkout" >&2; exit 1; }
+	rm -f $(DIST).tar.gz
+	git ls-files -z | tar -c --null -T - --transform 's,^,$(DIST)/,' \
+	  --owner=0 --group=0 | gzip -9 > $(DIST).tar.gz
+	@echo "wrote $(DIST).tar.gz"
+
 clean: clean-build
-	rm -rf tests/logs
+	rm -rf tests/logs nbdkit-multicopy-*.tar.gz
 
 # What a sanitizer build replaces (the tests' logs stay).
 .PHONY: clean-build

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Install the Debian packages that a target needs and that are missing.
 #   build-aux/install-deps.sh build|check|bench|valgrind
 # Runs apt-get as root (or through sudo -n); otherwise prints the

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy: the one clock for timeouts and deadlines. */
 
 #ifndef MULTICOPY_CLOCK_H

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy: telling every client of a lost write, once.
  *
  * multicopy advertises multi-conn, so a flush on any client connection

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy: the parameters that plugin and filter share,
  * connections= and segment-size=, with one set of defaults, limits
  * and error messages.

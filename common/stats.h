@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy: what each upstream connection (plugin) or context
  * (filter) carried, and stats=FILE, which shows it while a copy runs.
  *

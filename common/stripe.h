@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy: segment ownership and request splitting.
  *
  * The disk is cut into stripes of segment_size bytes.  Stripe i is

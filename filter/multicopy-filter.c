@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy filter: the nbdkit callbacks, in lifecycle order.
  *
  * The same segment ownership as the plugin, over N backend contexts of

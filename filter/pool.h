@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy filter: one pool of N backend contexts, shared by
  * every client connection: opening, closing and flushing them, and
  * what they can do together.

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy plugin: between poll(2) and libnbd's state machine,
  * for the loops that drive handles themselves (connecting, and the
  * I/O threads).

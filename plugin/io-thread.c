@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy plugin: one I/O thread per upstream connection.
  *
  * nbdkit's worker threads issue commands themselves (nbd_aio_* sends

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy plugin: bringing a lost upstream connection back. */
 
 #ifndef MULTICOPY_RECONNECT_H

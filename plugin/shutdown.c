@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy plugin: knowing that nbdkit is shutting down.
  *
  * On SIGTERM nbdkit 1.32 stops taking requests, waits for every

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* nbdkit-multicopy plugin: the upstream connections, and the one
  * global pool of them that every client connection shares.  Data
  * only: pool.c opens and closes it, the others use it.

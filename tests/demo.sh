@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # make demo: copy a disk image into a slow destination that serves one
 # request at a time per connection and does not advertise multi-conn,
 # first directly and then through multicopy; verify both copies and

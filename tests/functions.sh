@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Sourced by every end-to-end test.  Servers run in the background
 # with their logs in $tmp; everything started is stopped on exit.
 #

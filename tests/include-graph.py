@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The modules of a directory (x.c with its x.h) and which others each
 # one uses, by its #include "..." lines: fails if they form a circle.
 #

@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Checks on an nbdkit log filter file (logfile= of --filter=log).
 #
 #   log-check.py ownership LOG SEGMENT-SIZE WRITERS [OURS]

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # make-source.py RAW-FILE SIZE-MiB: a sparse raw image about 60% random
 # data and 40% holes, with data runs that start and end off the MiB
 # grid.  Seeded by the size, so the layout (not the bytes) repeats.

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* mc-stress: several client connections doing random, overlapping
  * reads, writes, zeroes, trims and flushes on one NBD export for a
  * bounded time, every read checked against a model of the disk.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Run the unit tests and every tests/test-*.sh, each bounded in time,
 # with its output in tests/logs/.  Ends with one summary line:
 #   N passed, N failed[, N skipped]

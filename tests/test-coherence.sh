@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Coherence over an upstream that is NOT multi-conn safe: the wbcache
 # fixture keeps a write-back cache per connection until flush, keeps
 # stale clean blocks after it, and loses unflushed writes on disconnect.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # qemu-img convert and nbdcopy through multicopy into nbdkit memory, with
 # and without multi-conn upstream: the data arrives byte for byte, every
 # upstream connection carries writes, and each stripe stays on one.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # qemu-img convert and nbdcopy through multicopy into qemu-nbd and
 # qemu-storage-daemon writing qcow2: once the servers have exited, the
 # qcow2 files hold exactly the source.  Requests over qemu's 32M limit

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Upstream errors reach the client with the upstream's errno, each kind
 # of request and flush; random errors during a copy make the copy fail
 # rather than hang or succeed; a slow upstream gets a good copy.

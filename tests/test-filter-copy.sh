@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Copies through the filter, checked byte for byte: nbdcopy (which must
 # use 4 connections: the filter advertises multi-conn) and qemu-img
 # convert over the nbd plugin into a per-connection write-back cache;

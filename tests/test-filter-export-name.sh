@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The filter's contexts are shared by every client, so the plugin
 # below never learns a client's export name.  Plugins that choose what
 # to serve by it must be refused before nbdkit serves anyone, with a

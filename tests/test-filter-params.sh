@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The filter's parameters and thread models: bad values refused with a
 # message naming the parameter; serialize_connections refused; a stripe
 # that splits the plugin's blocks refused at the first client; nbdkit

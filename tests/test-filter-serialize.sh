@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Below the parallel thread model, nbdkit keeps each client's requests
 # apart, but the filter's contexts are shared by every client: its own
 # locks must keep two requests from ever running at once on one

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The filter's one pool of contexts, shared by every client, over
 # nbdkit's nbd plugin into the write-back-cache fixture (no multi-conn,
 # a cache per connection): two clients see each other's writes and one

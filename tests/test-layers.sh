@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The modules of the plugin and of the filter call each other in one
 # direction only: their includes form no circle; and every .c file has
 # a header of its own (the callback files excepted).

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A write acknowledged to one client and lost upstream before a flush
 # covered it: the next flush of every client connected at the time
 # fails with EIO, once; a client that connects later is not told.

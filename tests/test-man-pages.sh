@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The man pages: well formed, rendered without mangled characters,
 # naming the version the Makefile builds; the filter's --help and its
 # page list the same parameters (the plugin's: test-params).

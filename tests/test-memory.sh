@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Memory stays bounded under a flood of large writes from many clients.
 # multicopy keeps no copy of the data: a request's buffer is nbdkit's,
 # handed to libnbd as it is, and nbdkit reads at most --threads

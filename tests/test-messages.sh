@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # What an operator reads: one line per bad value; --help of the filter
 # speaks of contexts; versions; --dump-plugin gives the limits that the
 # man page states; without -v, the start says how many connections came

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Every operation through multicopy (3 connections, 64K stripes, odd
 # offsets) against nbdkit memory without multi-conn, behind the log
 # filter: data and flags arrive as sent, each piece within one stripe,

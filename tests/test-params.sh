@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Parameters: every bad one makes nbdkit exit non-zero, promptly, with a
 # message that names the problem; the good forms are accepted.
 source "$(dirname "$0")/functions.sh"

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The upstream killed and restarted in the middle of a copy: the copy
 # either fails with a lost-writes report (and runs again to identical
 # data), or succeeds with identical data and no writes lost.

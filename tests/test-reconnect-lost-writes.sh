@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A connection cut while it held unflushed writes, over an upstream that
 # really drops them (the wbcache fixture): the next flush fails with
 # EIO, and only once, and the log names the connection.  (Every client

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A connection cut after a flush: requests for its stripes wait for the
 # reconnect and succeed, every byte intact, and the next flush is good.
 source "$(dirname "$0")/functions.sh"

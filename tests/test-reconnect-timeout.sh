@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # An upstream that stays down: requests for the lost stripes fail with
 # EIO after reconnect-timeout= seconds (the others keep working), and
 # work again once it is back.

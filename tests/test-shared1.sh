@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # qemu-nbd with its default --shared=1 keeps a second client waiting in
 # the handshake forever.  multicopy must come up within connect-timeout
 # with the one connection it got, say so, and copy correctly.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # SIGTERM ends nbdkit with the plugin within a few seconds, whatever the
 # upstream does: stopped (SIGSTOP) with nothing to flush, or holding
 # unflushed writes (which the log then names); gone, with a request

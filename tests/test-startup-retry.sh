@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Starting before the upstream is up: retry= (as in nbdkit-nbd-plugin)
 # bounds how long the plugin keeps trying to reach it at startup, with
 # backoff, saying so in the log; reconnect-timeout= is what retry= used

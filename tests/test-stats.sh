@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # stats=FILE: one line per upstream connection (plugin) or context
 # (filter) with requests/bytes by operation, reconnects and lost
 # writes, and a balance line; rewritten while a copy runs, so that it

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Stress with verification: 8 clients doing random,
 # overlapping reads, writes (some FUA), zeroes, trims and flushes for a
 # bounded time, every read checked against a model (tests/mc-stress.c).

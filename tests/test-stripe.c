@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
 /* Unit test of common/stripe.h: ownership and splitting.
  *
  * Exact cases at the edges, then randomized requests checked against

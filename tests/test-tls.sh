@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # TLS: to the upstream with PSK (nbds+unix:// with the key file in the
 # URI, and the tls-* parameters) and with X.509 certificates; a wrong
 # key or an unknown CA refused with a clear error; nbdkit's own --tls

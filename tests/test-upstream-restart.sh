@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A graceful restart of the upstream: nbdkit, on SIGTERM, answers with
 # NBD_ESHUTDOWN and waits for its clients to leave.  multicopy must
 # leave (NBD_CMD_DISC), so that the old upstream exits within seconds,

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # report.py RESULTS-DIR OUT-DIR: turn hyperfine's JSON from run.sh into
 # OUT-DIR/benchmarks.md (tables, targets) and two PNG plots.  The
 # prose that explains the figures is tests/bench/notes.md, included

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # make bench: time disk copies into two kinds of destination, directly,
 # through nbdkit's nbd plugin and through multicopy (plugin and
 # filter), side by side in one run with hyperfine; then write

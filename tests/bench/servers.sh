@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Start or stop the servers of one benchmark configuration.  Used as
 # hyperfine's --prepare, so that every timed run copies into a fresh
 # destination and only the copy itself is timed.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Two clients of multicopy over an upstream without multi-conn: every
 # read sees the writes before it, without a flush, through either
 # client; a flush on one client makes the other's writes durable.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Two clients of the filter over a per-connection write-back cache:
 # each reads back the other's writes at once, one flush makes both
 # clients' writes durable, and the last client out flushes what it

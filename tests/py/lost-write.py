@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A write that one client saw acknowledged is lost upstream before any
 # flush covered it.  Every client connected at the time must see its
 # next flush fail (once); a client that connects afterwards must not.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The upstream's log (--filter=log) after ops.py: the flags arrived as
 # sent, on every piece.
 #

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Every operation through multicopy, with odd offsets and lengths over
 # 1, 2 and many stripes, against a model; flags as the capabilities
 # say; extents answered up to the end of the stripe that owns offset.

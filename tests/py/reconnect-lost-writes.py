@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A connection cut while it held unflushed writes, over an upstream
 # that really drops them: exactly that connection's stripes are lost,
 # and the next flush fails with EIO, once.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A cut connection comes back: requests for its stripes wait for the
 # reconnect and succeed, every byte intact; writes and flush work.
 import relay

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # An upstream that stays down: requests for the lost stripes fail with
 # EIO within reconnect-timeout=1 while the others keep working; once the
 # window has passed they fail at once; when the upstream is back, they

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # For the clients of the reconnect tests: a client of multicopy with
 # 8 stripes of random data written, and the relay (cutproxy.py) that
 # can cut its upstream connections.

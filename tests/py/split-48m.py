@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A 48M write that qemu-nbd refuses when sent straight to it (its
 # maximum is 32M) lands whole through multicopy, which splits it.
 #

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # The wbcache fixture used directly over two connections really is
 # incoherent: a connection reads its stale copy of a block another one
 # rewrote and flushed, and unflushed writes are lost on disconnect.
