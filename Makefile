@@ -109,19 +109,21 @@ check: deps
 # objects.
 SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer
 
-check-asan: deps
+check-asan:
+	@build-aux/install-deps.sh checkers
 	@$(MAKE) --no-print-directory clean-build
 	@$(MAKE) --no-print-directory check-build CFLAGS="$(SAN_CFLAGS) \
 	  -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	@MULTICOPY_CHECK=asan tests/run-tests.sh; rc=$$?; \
 	  $(MAKE) --no-print-directory clean-build; exit $$rc
 
-check-valgrind: deps
+check-valgrind:
 	@build-aux/install-deps.sh valgrind
 	@$(MAKE) --no-print-directory check-build
 	@MULTICOPY_CHECK=valgrind TEST_TIMEOUT=1200 tests/run-tests.sh
 
-check-tsan: deps
+check-tsan:
+	@build-aux/install-deps.sh checkers
 	@$(MAKE) --no-print-directory clean-build
 	@$(MAKE) --no-print-directory check-build CFLAGS="$(SAN_CFLAGS) \
 	  -fsanitize=thread"

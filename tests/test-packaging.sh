@@ -51,3 +51,16 @@ make -s -C "$tmp/nbdkit-multicopy-$version" check-build >/dev/null
   test-stripe test-params test-lost-write ||
   fail "tests fail in the unpacked tarball"
 echo "nbdkit-multicopy-$version.tar.gz builds and passes tests"
+
+echo "== dependencies are checked for themselves, not as Debian packages"
+out=$(MULTICOPY_DEPS_NO_APT=1 build-aux/install-deps.sh check 2>&1) ||
+  fail "install-deps.sh check failed with everything there: $out"
+[ -z "$out" ] || fail "install-deps.sh complained with everything there: $out"
+rc=0
+out=$(MULTICOPY_DEPS_NO_APT=1 MULTICOPY_DEPS_EXTRA="no-such-tool cmd no-such-pkg" \
+        build-aux/install-deps.sh check 2>&1) || rc=$?
+[ $rc -eq 0 ] || fail "a missing test tool stopped make check: $out"
+grep -q 'Missing: no-such-tool (cmd)' <<<"$out" &&
+  grep -q 'tests that need them will be skipped' <<<"$out" ||
+  fail "the missing tool was not named: $out"
+echo "install-deps.sh: $out"
