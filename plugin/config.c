@@ -5,6 +5,7 @@
 /* nbdkit-multicopy plugin: parsing and checking the parameters. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ struct upstream_config config = {
   .retry_ms = MULTICOPY_RETRY_DEFAULT_MS,
   .reconnect_timeout_ms = MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS,
   .shutdown_timeout_ms = MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS,
+  .vsock_port = 10809,
 };
 
 /* For the checks that need to see every key first. */
@@ -75,6 +77,25 @@ parse_seconds (const char *key, const char *value, bool zero_ok,
   *ms = (unsigned) (s * 1000 + 0.5);
   if (*ms == 0 && s > 0)
     *ms = 1;
+  return 0;
+}
+
+/* Not nbdkit_parse_uint32_t, which reports an error of its own. */
+static int
+parse_u32 (const char *key, const char *value, uint32_t *r)
+{
+  char *end;
+  unsigned long long n;
+
+  errno = 0;
+  n = strtoull (value, &end, 10);
+  if (errno || end == value || *end != '\0' || value[0] == '-' ||
+      n > UINT32_MAX) {
+    nbdkit_error ("%s=%s: expecting a number from 0 to %" PRIu32,
+                  key, value, UINT32_MAX);
+    return -1;
+  }
+  *r = n;
   return 0;
 }
 
@@ -131,6 +152,11 @@ config_key (const char *key, const char *value)
     config.hostname = value;
   else if (strcmp (key, "port") == 0)
     config.port = value;
+  else if (strcmp (key, "vsock") == 0) {
+    if (parse_u32 (key, value, &config.cid) == -1)
+      return -1;
+    config.vsock = true;
+  }
   else if (strcmp (key, "export") == 0)
     config.export = value;
   else if (strcmp (key, "connections") == 0)
@@ -181,17 +207,22 @@ int
 config_finish (void)
 {
   struct nbd_handle *nbd;
-  int transports = !!config.uri + !!config.socket + !!config.hostname;
+  int transports = !!config.uri + !!config.socket + !!config.hostname +
+    config.vsock;
   bool uri_ok, tls_ok;
 
   if (transports != 1) {
-    nbdkit_error ("exactly one of uri=, socket= or hostname= must be given");
+    nbdkit_error ("exactly one of uri=, socket=, hostname= or vsock= must "
+                  "be given");
     return -1;
   }
-  if (config.port && !config.hostname) {
-    nbdkit_error ("port= needs hostname=");
+  if (config.port && !config.hostname && !config.vsock) {
+    nbdkit_error ("port= needs hostname= or vsock=");
     return -1;
   }
+  if (config.vsock && config.port &&
+      parse_u32 ("port", config.port, &config.vsock_port) == -1)
+    return -1;
   if (config.export && config.uri) {
     nbdkit_error ("export= cannot be used with uri=: "
                   "put the export name in the URI");

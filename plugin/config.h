@@ -17,7 +17,9 @@ struct upstream_config {
   const char *uri;
   char *socket;
   const char *hostname;
-  const char *port;
+  const char *port;             /* with hostname or vsock */
+  bool vsock;
+  uint32_t cid, vsock_port;     /* with vsock */
 
   const char *export;           /* NULL: "" (or the uri's export) */
 
@@ -50,7 +52,8 @@ extern void config_free (void);
   "[uri=]<URI>          Upstream NBD URI (nbd://, nbd+unix://, nbds://...).\n" \
   "socket=<PATH>        Upstream Unix socket, instead of uri.\n" \
   "hostname=<HOST>      Upstream TCP host, instead of uri.\n" \
-  "port=<PORT>          TCP port with hostname (default 10809).\n" \
+  "vsock=<CID>          Upstream AF_VSOCK context ID, instead of uri.\n" \
+  "port=<PORT>          Port with hostname or vsock (default 10809).\n" \
   "export=<NAME>        Export name with socket or hostname (default \"\").\n" \
   "connect-timeout=<S>  Seconds that all the handshakes of one attempt\n" \
   "                     may take together (default 10).\n" \

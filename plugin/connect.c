@@ -114,6 +114,8 @@ start_connect (unsigned i, struct connect_failure *why)
     r = nbd_aio_connect_uri (nbd, config.uri);
   else if (config.socket)
     r = nbd_aio_connect_unix (nbd, config.socket);
+  else if (config.vsock)
+    r = nbd_aio_connect_vsock (nbd, config.cid, config.vsock_port);
   else
     r = nbd_aio_connect_tcp (nbd, config.hostname,
                              config.port ? config.port : "10809");

@@ -70,6 +70,7 @@ multicopy_dump_plugin (void)
     printf ("libnbd_version=%s\n", nbd_get_version (nbd));
     printf ("libnbd_tls=%d\n", nbd_supports_tls (nbd));
     printf ("libnbd_uri=%d\n", nbd_supports_uri (nbd));
+    printf ("libnbd_vsock=1\n");
     nbd_close (nbd);
   }
   printf ("multicopy_connections_default=%d\n",

@@ -37,10 +37,10 @@ refused 'connect-timeout=soon' "$plugin" "$up" connect-timeout=soon
 refused 'tls=maybe' "$plugin" "$up" tls=maybe
 refused 'tls-verify=perhaps' "$plugin" "$up" tls-verify=perhaps
 refused "unknown parameter 'colour'" "$plugin" "$up" colour=blue
-refused 'exactly one of uri=, socket= or hostname=' "$plugin" connections=2
-refused 'exactly one of uri=, socket= or hostname=' \
+refused 'exactly one of uri=, socket=, hostname= or vsock=' "$plugin" connections=2
+refused 'exactly one of uri=, socket=, hostname= or vsock=' \
   "$plugin" "$up" socket="$(sock up)"
-refused 'port= needs hostname=' "$plugin" socket="$(sock up)" port=10809
+refused 'port= needs hostname= or vsock=' "$plugin" socket="$(sock up)" port=10809
 refused 'export= cannot be used with uri=' "$plugin" "$up" export=foo
 refused 'cannot connect|No such file or directory' \
   "$plugin" "nbd+unix:///?socket=$tmp/nowhere.sock" retry=0
