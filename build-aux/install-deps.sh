@@ -31,7 +31,7 @@ check=(
   "qemu-storage-daemon cmd qemu-system-common"
   "psktool cmd gnutls-bin" "certtool cmd gnutls-bin"
   "man cmd man-db" "podchecker cmd perl" "bc cmd bc" "git cmd git"
-  "timeout cmd coreutils"
+  "timeout cmd coreutils" "systemd-socket-activate cmd systemd"
 )
 # Under the checkers, a test looks at a hung nbdkit with gdb.
 checkers=("gdb cmd gdb")
