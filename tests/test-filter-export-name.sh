@@ -27,10 +27,10 @@ refused 'the ondemand plugin' \
   --filter="$filter" ondemand dir="$tmp/dir" size=1M
 
 echo "== still served: the file plugin with file=, the nbd plugin without dynamic-export"
-out=$(nbdkit_to_end -U - --filter="$filter" file "$tmp/dir/disk" \
+out=$(nbdkit_ok -U - --filter="$filter" file "$tmp/dir/disk" \
         --run 'nbdinfo --size "$uri"')
 grep -q '^1048576$' <<<"$out" || fail "file= not served: $out"
-out=$(nbdkit_to_end -U - --filter="$filter" nbd socket="$(sock up)" \
+out=$(nbdkit_ok -U - --filter="$filter" nbd socket="$(sock up)" \
         dynamic-export=false --run 'nbdinfo --size "$uri"')
 grep -q '^16777216$' <<<"$out" || fail "nbd plugin not served: $out"
 

@@ -48,7 +48,7 @@ grep -q 'from 1 to 64 (default 4)' <<<"$man" &&
 echo "versions, help and limits agree"
 
 echo "== without -v: how many connections came up"
-out=$(nbdkit_to_end -U - "$plugin" "$(uri up)" connections=3 \
+out=$(nbdkit_ok -U - "$plugin" "$(uri up)" connections=3 \
         --run 'nbdinfo --size "$uri"')
 grep -q 'multicopy: 3 upstream connections up, stripes of 4194304 bytes' \
   <<<"$out" || fail "no startup line: $out"
@@ -74,7 +74,7 @@ stop_server mc
 stop_server proxy
 
 echo "== over the nbd plugin, its noise is explained once"
-out=$(nbdkit_to_end -U - --filter="$filter" nbd socket="$(sock up)" \
+out=$(nbdkit_ok -U - --filter="$filter" nbd socket="$(sock up)" \
         connections=3 --run 'nbdinfo --size "$uri"')
 [ "$(grep -c 'note: the nbd plugin logs' <<<"$out")" -eq 1 ] ||
   fail "no single explanation: $out"
