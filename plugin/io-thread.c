@@ -29,7 +29,6 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -277,14 +276,8 @@ io_thread (void *vp)
 int
 io_thread_start (struct upstream *u)
 {
-  int err;
+  int err = pthread_create (&u->io_thread, NULL, io_thread, u);
 
-  u->kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (u->kick_fd == -1) {
-    nbdkit_error ("eventfd: %m");
-    return -1;
-  }
-  err = pthread_create (&u->io_thread, NULL, io_thread, u);
   if (err) {
     errno = err;
     nbdkit_error ("pthread_create: %m");

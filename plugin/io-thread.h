@@ -23,6 +23,9 @@ struct upstream;
 #define DRAIN_TIMEOUT_MS      2000
 #define DISCONNECT_TIMEOUT_MS 1000
 
+/* u->kick_fd exists already, as every other connection's: a thread
+ * may kick another as soon as it runs.
+ */
 extern int io_thread_start (struct upstream *u);
 
 /* The caller has set u->stopping: wake the thread to disconnect (or

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -38,7 +39,7 @@
 
 struct pool pool;
 
-static void
+static int
 init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf)
 {
   struct upstream *u = &pool.conn[i];
@@ -53,7 +54,12 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf)
   pthread_cond_init (&u->up_cond, NULL);
   u->up = true;
   u->index = i;
-  u->kick_fd = -1;
+  /* Before any I/O thread starts, since each may kick the others. */
+  u->kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (u->kick_fd == -1) {
+    nbdkit_error ("eventfd: %m");
+    return -1;
+  }
   atomic_init (&u->stopping, false);
   atomic_init (&u->probe_now, false);
   atomic_init (&u->probing, false);
@@ -66,6 +72,7 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf)
   u->probe_buf = probe_buf;
   atomic_init (&u->dirty, false);
   atomic_init (&u->flushing, 0);
+  return 0;
 }
 
 int
@@ -104,8 +111,14 @@ pool_open (void)
     nbdkit_error ("calloc: %m");
     goto err;
   }
-  for (i = 0; i < (unsigned) n; ++i)
-    init_upstream (i, handles[i], probe_bufs + (size_t) i * pool.probe_len);
+  for (i = 0; i < (unsigned) n; ++i) {
+    if (init_upstream (i, handles[i],
+                       probe_bufs + (size_t) i * pool.probe_len) == -1) {
+      while (i-- > 0)
+        close (pool.conn[i].kick_fd);
+      goto err;
+    }
+  }
   pool.nr = n;
   stripe_map_init (&pool.map, config.segment_size, n);
 
