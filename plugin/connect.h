@@ -15,6 +15,11 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS   5000
 
+/* Once one handshake has finished, how long the others may still
+ * take (plus twice what the first took), within connect-timeout.
+ */
+#define HANDSHAKE_GRACE_MS 1000
+
 /* Why no connection came up. */
 struct connect_failure {
   int err;                      /* errno of the first error */

@@ -127,9 +127,10 @@ pool_open (void)
    */
   if ((unsigned) n < config.connections) {
     fprintf (stderr, "nbdkit: multicopy: warning: only %d of %u upstream "
-             "connections came up within connect-timeout; going on with %d "
-             "(does the upstream limit connections, like qemu-nbd "
-             "without -e?)\n", n, config.connections, n);
+             "connections came up, the others still in their handshake "
+             "well after; going on with %d (does the upstream limit "
+             "connections, like qemu-nbd without -e?)\n",
+             n, config.connections, n);
     nbdkit_debug ("using %d of %u upstream connections",
                   n, config.connections);
   }

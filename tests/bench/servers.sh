@@ -22,7 +22,8 @@
 #           multicopy | filter (multicopy filter over the nbd plugin)
 # The client connects to $BENCH_DIR/client.sock.  $BENCH_SIZE is the
 # destination size.  MULTICOPY_PLUGIN and MULTICOPY_FILTER name other
-# builds to time (another commit, say) instead of this tree's.
+# builds to time (another commit, say) instead of this tree's;
+# MULTICOPY_NBDKIT_OPTS adds nbdkit options (-D flags, say) before them.
 set -euo pipefail
 
 dir=${BENCH_DIR:?}
@@ -62,8 +63,23 @@ wait_socket ()
   exit 1
 }
 
+# The CPU time (user + system, ms) the proxy has used, appended to
+# $dir/proxy-cpu as "LABEL MS": the cost of the hop, steadier than the
+# wall time on a noisy machine.
+record_cpu ()
+{
+  local pid ticks
+  [ -f "$dir/proxy.pid" ] && [ -f "$dir/label" ] || return 0
+  pid=$(cat "$dir/proxy.pid")
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || return 0
+  echo "$(cat "$dir/label") $(( ticks * 1000 / $(getconf CLK_TCK) ))" \
+    >>"$dir/proxy-cpu"
+}
+
 stop ()
 {
+  record_cpu
+  rm -f "$dir/label"
   # The proxy first: nbdkit waits for its clients to leave.
   stop_pid "$dir/proxy.pid"
   stop_pid "$dir/dst.pid"
@@ -78,6 +94,8 @@ start ()
   local params=(connections="$conns" ${seg:+segment-size="$seg"})
 
   stop
+  echo "$scenario $route $conns ${seg:-default} ${MULTICOPY_NBDKIT_OPTS:-}" |
+    tr ' ' '_' >"$dir/label.next"
   case $scenario in
     latency|latency10|floor)
       local delay=2ms
@@ -105,7 +123,7 @@ start ()
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" nbd uri="$dst" ;;
     multicopy)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
-        "$plugin" "$dst" "${params[@]}" ;;
+        ${MULTICOPY_NBDKIT_OPTS:-} "$plugin" "$dst" "${params[@]}" ;;
     filter)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
         --filter="$filter" nbd uri="$dst" \
@@ -113,6 +131,7 @@ start ()
     *) echo "servers.sh: unknown route $route" >&2; exit 1 ;;
   esac
   wait_socket "$dir/client.sock"
+  mv "$dir/label.next" "$dir/label"
 }
 
 case ${1:-} in
