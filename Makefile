@@ -6,6 +6,8 @@
 #   make check    install what is missing, build, run every test
 #   make demo     install what is missing, build, run the demo copy
 #   make bench    install what is missing, build, run the benchmarks
+#                 (rewrites docs/benchmarks.md; make bench-quick: the
+#                 targets alone, printed, in a few minutes)
 #   make install  install into nbdkit's plugin and filter directories
 #   make dist     nbdkit-multicopy-VERSION.tar.gz of the tracked files
 #   make check-asan      the tests with ASan+UBSan builds (rebuilds)
@@ -46,7 +48,8 @@ FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 TEST_PROGS  = tests/test-stripe tests/mc-stress
 FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so tests/fixtures/nodlclose.so
 
-.PHONY: all deps check check-build demo bench install uninstall dist clean \
+.PHONY: all deps check check-build demo bench bench-quick install uninstall \
+        dist clean \
         check-asan check-valgrind check-tsan
 
 all: build-deps $(PLUGIN) $(FILTER) $(MANS)
@@ -134,10 +137,17 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 
+# Rewrites docs/benchmarks.md, its plots and docs/bench-results/.
 bench:
 	@build-aux/install-deps.sh bench
 	@$(MAKE) --no-print-directory check-build
-	@tests/bench/run.sh
+	@tests/bench/run.sh full
+
+# The targets only, printed, in a few minutes.
+bench-quick:
+	@build-aux/install-deps.sh bench
+	@$(MAKE) --no-print-directory check-build
+	@tests/bench/run.sh quick
 
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(FILTERDIR) \

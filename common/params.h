@@ -12,11 +12,14 @@
 
 #include <stdint.h>
 
-#define MULTICOPY_CONNECTIONS_DEFAULT 4
+/* Both defaults come from make bench's matrix (docs/benchmarks.md):
+ * the fastest cell for qemu-img -m 8, -m 16 and nbdcopy alike over a
+ * slow upstream, and no dearer than the nbd plugin when CPU-bound.
+ */
+#define MULTICOPY_CONNECTIONS_DEFAULT 16
 #define MULTICOPY_CONNECTIONS_MAX     64
 
-/* The default stripe comes from make bench (docs/benchmarks.md). */
-#define MULTICOPY_SEGMENT_SIZE_DEFAULT (UINT64_C (4) << 20)
+#define MULTICOPY_SEGMENT_SIZE_DEFAULT (UINT64_C (2) << 20)
 #define MULTICOPY_SEGMENT_SIZE_MIN     UINT64_C (512)
 #define MULTICOPY_SEGMENT_SIZE_MAX     (UINT64_C (1) << 30)
 
@@ -25,13 +28,13 @@
  */
 #define MULTICOPY_SEGMENT_SIZE_HELP \
   "segment-size=<SIZE>  Stripe size, a power of 2 from 512 to 1G\n" \
-  "                     (default 4M)."
+  "                     (default 2M)."
 #define MULTICOPY_PLUGIN_PARAMS_HELP \
-  "connections=<N>      Upstream connections, 1..64 (default 4).\n" \
+  "connections=<N>      Upstream connections, 1..64 (default 16).\n" \
   MULTICOPY_SEGMENT_SIZE_HELP
 #define MULTICOPY_FILTER_PARAMS_HELP \
   "connections=<N>      Contexts of the plugin below, shared by every\n" \
-  "                     client, 1..64 (default 4).\n" \
+  "                     client, 1..64 (default 16).\n" \
   MULTICOPY_SEGMENT_SIZE_HELP
 
 /* A key that takes one value: 0 the first time it is given, -1 (with

@@ -34,23 +34,23 @@ grep -q 'Contexts of the plugin below' <<<"$help" ||
 ! grep -q 'Upstream connections' <<<"$help" ||
   fail "the filter's --help speaks of upstream connections"
 dump=$("${nbdkit_cmd[@]}" "$plugin" --dump-plugin)
-for kv in multicopy_connections_default=4 multicopy_connections_min=1 \
+for kv in multicopy_connections_default=16 multicopy_connections_min=1 \
           multicopy_connections_max=64 \
-          multicopy_segment_size_default=4194304 \
+          multicopy_segment_size_default=2097152 \
           multicopy_segment_size_min=512 \
           multicopy_segment_size_max=1073741824; do
   grep -qx "$kv" <<<"$dump" || fail "--dump-plugin lacks $kv: $dump"
 done
 man=$(tr '\n' ' ' < "$top/nbdkit-multicopy.pod")
-grep -q 'from 1 to 64 (default 4)' <<<"$man" &&
-  grep -q 'a power of 2 from 512 bytes to 1G (default 4M)' <<<"$man" ||
+grep -q 'from 1 to 64 (default 16)' <<<"$man" &&
+  grep -q 'a power of 2 from 512 bytes to 1G (default 2M)' <<<"$man" ||
   fail "the man page does not state the limits --dump-plugin prints"
 echo "versions, help and limits agree"
 
 echo "== without -v: how many connections came up"
 out=$(nbdkit_ok -U - "$plugin" "$(uri up)" connections=3 \
         --run 'nbdinfo --size "$uri"')
-grep -q 'multicopy: 3 upstream connections up, stripes of 4194304 bytes' \
+grep -q 'multicopy: 3 upstream connections up, stripes of 2097152 bytes' \
   <<<"$out" || fail "no startup line: $out"
 
 echo "== libnbd's debugging goes through nbdkit's debug log"

@@ -48,14 +48,18 @@ def size_name(s):
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--json")]
+    args, json_out = sys.argv[1:], None
+    if "--json" in args:
+        i = args.index("--json")
+        json_out = args[i + 1]
+        del args[i:i + 2]
     results = {}
     for a in args:
         name, log = a.split("=", 1)
         results[name] = table(log)
-    if "--json" in sys.argv:
-        json.dump(results, open(sys.argv[sys.argv.index("--json") + 1], "w"),
-                  indent=1)
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump(results, f, indent=1)
     print("| client | requests (writes, mean write) | " +
           " | ".join(size_name(s) for s in SIZES) + " |")
     print("|---|---|" + "---:|" * len(SIZES))

@@ -1,37 +1,42 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
-# make bench: time disk copies into two kinds of destination, directly,
-# through nbdkit's nbd plugin and through multicopy (plugin and
-# filter), side by side in one run with hyperfine; then write
-# docs/benchmarks.md and its plots from the medians.
+# make bench, make bench-quick: time disk copies into several kinds of
+# destination, directly, through nbdkit's nbd plugin and through
+# multicopy (plugin and filter), side by side in one run with
+# hyperfine; then report.py turns the medians into tables and plots.
+#
+#   run.sh full    the whole matrix (tests/bench/plan.py): rewrites
+#                  docs/benchmarks.md, its plots and docs/bench-results/
+#   run.sh quick   the targets only, in a few minutes: prints them
 #
 # Environment:
-#   BENCH_MIB      source and destination size in MiB (default 512)
+#   BENCH_MIB      source and destination size in MiB (full 512, quick 256)
 #   BENCH_ROUNDS   rounds over all configurations (default 2)
-#   BENCH_RUNS     timed runs per configuration and round (default 3)
-#   BENCH_ONLY     the scenarios to run (default "latency latency10 floor cpu")
-#   BENCH_CLIENTS  "qemu-img nbdcopy" (default) or one of them
-#   BENCH_OUT      where results go (default docs/)
+#   BENCH_RUNS     timed runs per configuration and round (default 3;
+#                  the CPU-bound copies, short and noisy, get 10)
+#   BENCH_OUT      where the report goes (full: docs/)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
 export LC_ALL=C
 
-mib=${BENCH_MIB:-512}
-rounds=${BENCH_ROUNDS:-2}
+mode=${1:-full}
+case $mode in
+  full) mib=${BENCH_MIB:-512} rounds=${BENCH_ROUNDS:-2}
+        out=${BENCH_OUT:-$top/docs} results=$out/bench-results ;;
+  quick) mib=${BENCH_MIB:-256} rounds=${BENCH_ROUNDS:-2}
+         out=${BENCH_OUT:-$top/tests/bench/out} results=$out/quick ;;
+  *) echo "run.sh: full or quick, not $mode" >&2; exit 2 ;;
+esac
 runs=${BENCH_RUNS:-3}
-scenarios=${BENCH_ONLY:-latency latency10 floor cpu}
-clients=${BENCH_CLIENTS:-qemu-img nbdcopy}
-out=${BENCH_OUT:-$top/docs}
 servers=$top/tests/bench/servers.sh
 
 # Source and destination live in /dev/shm so that no disk is timed.
 export BENCH_DIR BENCH_SIZE=${mib}M
 BENCH_DIR=$(mktemp -d /dev/shm/mc-bench.XXXXXX)
 trap '"$servers" stop; rm -rf "$BENCH_DIR"' EXIT
-results=$out/bench-results
 rm -rf "$results"
 mkdir -p "$results"
 
@@ -45,6 +50,7 @@ mkdir -p "$results"
   echo "nbdkit: $(nbdkit --version | head -1)"
   echo "libnbd: $(nbdcopy --version | sed -n 's/^libnbd //p' | head -1)"
   echo "qemu: $(qemu-img --version | head -1)"
+  echo "multicopy: $(nbdkit "$top/plugin/nbdkit-multicopy-plugin.so" --version | sed -n 's/^multicopy //p')"
   echo "size: $mib MiB"
   echo "runs: $rounds rounds x $runs runs per configuration"
 } > "$results/machine.txt"
@@ -60,35 +66,30 @@ client_uri="nbd+unix:///?socket=$BENCH_DIR/client.sock"
 client_cmd ()
 {
   case $1 in
-    qemu-img) echo "qemu-img convert -n -W -m 8 -f qcow2 -O raw" \
-                   "$BENCH_DIR/src.qcow2 '$client_uri'" ;;
-    nbdcopy)  echo "nbdcopy --flush $BENCH_DIR/src.raw '$client_uri'" ;;
+    qemu-img-m8) echo "qemu-img convert -n -W -m 8 -f qcow2 -O raw" \
+                      "$BENCH_DIR/src.qcow2 '$client_uri'" ;;
+    qemu-img-m16) echo "qemu-img convert -n -W -m 16 -f qcow2 -O raw" \
+                       "$BENCH_DIR/src.qcow2 '$client_uri'" ;;
+    nbdcopy) echo "nbdcopy --flush $BENCH_DIR/src.raw '$client_uri'" ;;
   esac
 }
 
-# Configurations as "name route connections segment-size"; an empty
-# segment-size ("-") is the built-in default.  Connections are swept
-# at the default stripe and stripes at 4 connections.
-scaling=(
-  "direct direct 1 -"
-  "nbd-plugin nbd 1 -"
-  "multicopy-c1 multicopy 1 -"
-  "multicopy-c2 multicopy 2 -"
-  "multicopy-c4 multicopy 4 -"
-  "multicopy-c8 multicopy 8 -"
-  "filter-c4 filter 4 -"
-)
-stripes=()
-for seg in 256K 1M 2M 4M 16M 64M 128M; do
-  stripes+=("multicopy-c4-s$seg multicopy 4 $seg")
-done
+# How a configuration's servers start (hyperfine's --prepare).
+prepare_cmd ()
+{
+  local scenario=$1 client=$2 name=$3 route=$4 conns=$5 seg=$6 opts=$7
+  [ "$seg" = - ] && seg=
+  [ "$opts" = - ] && opts= || opts=${opts//_/ }
+  echo "BENCH_LABEL='$scenario $client $name' MULTICOPY_NBDKIT_OPTS='$opts'" \
+       "$servers start $scenario $route $conns $seg"
+}
 
-# A copy through multicopy, checked byte for byte before anything is
-# timed: a benchmark of a broken copy measures nothing.
+# Through multicopy with its defaults, checked byte for byte before
+# anything is timed: a benchmark of a broken copy measures nothing.
 verify ()
 {
   local scenario=$1 client=$2
-  "$servers" start "$scenario" multicopy 4
+  "$servers" start "$scenario" multicopy
   eval "$(client_cmd "$client")" >/dev/null
   qemu-img compare -q -f raw -F raw "$BENCH_DIR/src.raw" \
     "nbd+unix:///?socket=$BENCH_DIR/dst.sock" || {
@@ -98,36 +99,48 @@ verify ()
   "$servers" stop
 }
 
-for scenario in $scenarios; do
-  for client in $clients; do
-    echo "bench: scenario $scenario, client $client"
-    verify "$scenario" "$client"
-    # The slow link only shows scaling: its stripe sweep would take
-    # long and say what the 2ms one says.  The floor is a reference.
-    case $scenario in
-      latency10) configs=("${scaling[@]}") ;;
-      floor) configs=("${scaling[0]}" "${scaling[1]}" "${scaling[4]}"
-                      "${scaling[5]}") ;;
-      *) configs=("${scaling[@]}" "${stripes[@]}") ;;
-    esac
-    args=()
-    for c in "${configs[@]}"; do
-      read -r name route conns seg <<<"$c"
-      [ "$seg" = - ] && seg=
-      args+=(-n "$name"
-             --prepare "$servers start $scenario $route $conns $seg"
-             "$(client_cmd "$client")")
-    done
-    # hyperfine times one configuration's runs back to back; rounds
-    # interleave the configurations, so that a slow minute of this
-    # (shared, noisy) machine does not land on one of them only.  The
-    # source is in /dev/shm, so no warm-up run is needed.
-    for round in $(seq "$rounds"); do
-      hyperfine --style basic -r "$runs" \
-        --cleanup "$servers stop" \
-        --export-json "$results/$scenario-$client-r$round.json" "${args[@]}"
-    done
+# How often each client's requests cross stripe boundaries: one copy
+# of each, straight into a log filter.
+crossings ()
+{
+  local client logs=()
+  for client in qemu-img-m8 qemu-img-m16 nbdcopy; do
+    rm -f "$BENCH_DIR/client.sock"
+    nbdkit -U "$BENCH_DIR/client.sock" -P "$BENCH_DIR/log.pid" \
+      --filter=log memory "$BENCH_SIZE" logfile="$BENCH_DIR/$client.log"
+    eval "$(client_cmd "$client")" >/dev/null
+    kill "$(cat "$BENCH_DIR/log.pid")"
+    while kill -0 "$(cat "$BENCH_DIR/log.pid")" 2>/dev/null; do sleep 0.1; done
+    logs+=("$client=$BENCH_DIR/$client.log")
+  done
+  "$top/tests/bench/crossings.py" "${logs[@]}" --json "$results/crossings.json"
+}
+
+plan=$("$top/tests/bench/plan.py" "$mode")
+[ "$mode" = quick ] || crossings
+for pair in $(awk '{print $1 "/" $2}' <<<"$plan" | uniq); do
+  scenario=${pair%/*} client=${pair#*/}
+  echo "bench: $scenario, $client"
+  verify "$scenario" "$client"
+  args=()
+  while read -r s c name route conns seg opts; do
+    [ "$s/$c" = "$pair" ] || continue
+    args+=(-n "$name" --prepare "$(prepare_cmd "$s" "$c" "$name" "$route" \
+                                   "$conns" "$seg" "$opts")"
+           "$(client_cmd "$client")")
+  done <<<"$plan"
+  # hyperfine times one configuration's runs back to back; rounds
+  # interleave the configurations, so that a slow minute of this
+  # (shared, noisy) machine does not land on one of them only.  The
+  # source is in /dev/shm, so no warm-up run is needed.
+  n=$runs
+  [ "$scenario" != cpu ] || n=$(( runs > 10 ? runs : 10 ))
+  for round in $(seq "$rounds"); do
+    hyperfine --style basic -r "$n" --cleanup "$servers stop" \
+      --export-json "$results/$scenario-$client-r$round.json" "${args[@]}" |
+      grep -E '^Benchmark|Time \(' || true
   done
 done
+cp "$BENCH_DIR/proxy-cpu" "$results/proxy-cpu.txt" 2>/dev/null || true
 
-"$top/tests/bench/report.py" "$results" "$out"
+"$top/tests/bench/report.py" "$mode" "$results" "$out"

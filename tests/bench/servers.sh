@@ -13,7 +13,8 @@
 #           latency10  the same with 10ms, a slow remote link
 #           floor    the same with no delay: what the path costs
 #                    besides latency
-#           cpu      qemu-nbd -e 16 writing a qcow2 in /dev/shm
+#           cpu      qemu-nbd -e 128 writing a qcow2 in /dev/shm (room
+#                    for connections=64, and for a check beside them)
 # The memory destinations are filled once (untimed) before the copy:
 # on a VM where first touches of memory are expensive, a fresh memory
 # plugin spends more time faulting pages in than waiting, and the
@@ -64,12 +65,12 @@ wait_socket ()
 }
 
 # The CPU time (user + system, ms) the proxy has used, appended to
-# $dir/proxy-cpu as "LABEL MS": the cost of the hop, steadier than the
-# wall time on a noisy machine.
+# $dir/proxy-cpu as "LABEL MS" (BENCH_LABEL, given to start): the cost
+# of the hop, steadier than the wall time on a noisy machine.
 record_cpu ()
 {
   local pid ticks
-  [ -f "$dir/proxy.pid" ] && [ -f "$dir/label" ] || return 0
+  [ -f "$dir/proxy.pid" ] && [ -s "$dir/label" ] || return 0
   pid=$(cat "$dir/proxy.pid")
   ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || return 0
   echo "$(cat "$dir/label") $(( ticks * 1000 / $(getconf CLK_TCK) ))" \
@@ -88,14 +89,15 @@ stop ()
 
 start ()
 {
-  local scenario=$1 route=$2 conns=${3:-4} seg=${4:-}
+  local scenario=$1 route=$2 conns=${3:-0} seg=${4:-}
   local dst="nbd+unix:///?socket=$dir/dst.sock"
-  # No segment-size: measure the built-in default.
-  local params=(connections="$conns" ${seg:+segment-size="$seg"})
+  # No connections (0) or segment-size: measure the built-in defaults.
+  local params=()
+  [ "$conns" = 0 ] || params+=(connections="$conns")
+  [ -z "$seg" ] || params+=(segment-size="$seg")
 
   stop
-  echo "$scenario $route $conns ${seg:-default} ${MULTICOPY_NBDKIT_OPTS:-}" |
-    tr ' ' '_' >"$dir/label.next"
+  echo "${BENCH_LABEL:-}" >"$dir/label.next"
   case $scenario in
     latency|latency10|floor)
       local delay=2ms
@@ -106,7 +108,7 @@ start ()
         memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" ;;
     cpu)
       qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
-      qemu-nbd -t -e 16 -f qcow2 -k "$dir/dst.sock" \
+      qemu-nbd -t -e 128 -f qcow2 -k "$dir/dst.sock" \
         --pid-file="$dir/dst.pid" --fork /dev/shm/mc-bench-dst.qcow2 ;;
     *) echo "servers.sh: unknown scenario $scenario" >&2; exit 1 ;;
   esac

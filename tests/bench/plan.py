@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+# What make bench and make bench-quick time: scenarios, clients and the
+# configurations of each, one place for run.sh and report.py.
+#
+#   plan.py MODE            lines "SCENARIO CLIENT CONFIG ROUTE CONNS SEG OPTS"
+#                           (SEG and OPTS "-" for none)
+import sys
+
+SCENARIOS = {
+    "latency10": "10 ms per write: nbdkit memory, one request at a time "
+                 "per connection, no multi-conn (a slow remote target)",
+    "latency": "2 ms per write: the same",
+    "floor": "no delay: the same destination without delay, what the "
+             "copy costs besides latency",
+    "cpu": "CPU-bound: qemu-nbd -e 128 on a qcow2 in /dev/shm",
+}
+SHORT = {"latency10": "10ms", "latency": "2ms", "floor": "no delay",
+         "cpu": "CPU-bound"}
+CLIENTS = {
+    "qemu-img-m8": "qemu-img convert -n -W -m 8",
+    "qemu-img-m16": "qemu-img convert -n -W -m 16",
+    "nbdcopy": "nbdcopy --flush",
+}
+GRID_CONNS = [4, 8, 16]
+GRID_SEGS = ["1M", "2M", "4M"]
+
+
+def config(name):
+    """ROUTE CONNS SEG OPTS of a configuration name."""
+    if name == "direct":
+        return ("direct", 1, "-", "-")
+    if name == "nbd-plugin":
+        return ("nbd", 1, "-", "-")
+    if name == "filter-default":
+        return ("filter", 0, "-", "-")
+    if name == "mc-default":
+        return ("multicopy", 0, "-", "-")
+    if name == "mc-default-sockbuf0":
+        return ("multicopy", 0, "-", "-D_multicopy.sockbuf=0")
+    # mc-cN or mc-cN-sSEG
+    parts = name.split("-")
+    conns = int(parts[1][1:])
+    seg = parts[2][1:] if len(parts) > 2 else "-"
+    return ("multicopy", conns, seg, "-")
+
+
+def quick():
+    yield "latency10", "qemu-img-m8", ["direct", "mc-default"]
+    yield "latency10", "qemu-img-m16", ["direct", "mc-c16"]
+    yield "latency10", "nbdcopy", ["direct", "mc-default"]
+    yield "latency", "qemu-img-m8", ["direct", "mc-default"]
+    yield "latency", "nbdcopy", ["direct", "mc-default"]
+    yield "floor", "qemu-img-m8", ["direct"]
+    yield "floor", "nbdcopy", ["direct"]
+    for c in ("qemu-img-m8", "nbdcopy"):
+        yield "cpu", c, ["nbd-plugin", "mc-default", "mc-c64"]
+
+
+def full():
+    grid = [f"mc-c{c}-s{s}" for c in GRID_CONNS for s in GRID_SEGS]
+    for s in ("latency10", "latency"):
+        for c in CLIENTS:
+            extra = ["mc-c16"] if c == "qemu-img-m16" else []
+            yield s, c, ["direct", "nbd-plugin", "mc-default"] + extra + \
+                grid + ["filter-default"]
+    for c in CLIENTS:
+        yield "floor", c, ["direct", "nbd-plugin", "mc-default"]
+    for c in CLIENTS:
+        yield "cpu", c, ["direct", "nbd-plugin", "mc-default", "mc-c4",
+                         "mc-c64", "mc-default-sockbuf0", "filter-default"]
+
+
+PLANS = {"quick": quick, "full": full}
+
+if __name__ == "__main__":
+    for scenario, client, names in PLANS[sys.argv[1]]():
+        for n in names:
+            route, conns, seg, opts = config(n)
+            print(scenario, client, n, route, conns, seg, opts)
