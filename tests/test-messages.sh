@@ -42,7 +42,7 @@ for kv in multicopy_connections_default=16 multicopy_connections_min=1 \
   grep -qx "$kv" <<<"$dump" || fail "--dump-plugin lacks $kv: $dump"
 done
 man=$(tr '\n' ' ' < "$top/nbdkit-multicopy.pod")
-grep -q 'from 1 to 64 (default 16)' <<<"$man" &&
+grep -q 'from 1 to 64 (default 16[;)]' <<<"$man" &&
   grep -q 'a power of 2 from 512 bytes to 1G (default 2M)' <<<"$man" ||
   fail "the man page does not state the limits --dump-plugin prints"
 echo "versions, help and limits agree"
