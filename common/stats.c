@@ -80,6 +80,8 @@ print_unit (FILE *fp, const struct stats_source *src, unsigned i)
   unsigned op;
 
   fprintf (fp, "%s=%u", src->label, i);
+  if (src->server_of)
+    fprintf (fp, " server=%u", src->server_of (i));
   for (op = 0; op < STATS_NR_OPS; ++op) {
     fprintf (fp, " %s=%" PRIuFAST64, op_name[op],
              atomic_load (&s->requests[op]));
@@ -155,6 +157,8 @@ write_file (const struct stats_source *src)
   fprintf (fp, "# nbdkit-multicopy %s %s, %s, %.1f s after start: "
            "requests/bytes by %s\n", src->what, PACKAGE_VERSION, when,
            (now_ms () - started_ms) / 1000.0, src->label);
+  for (i = 0; src->server_name && i < src->nr_servers; ++i)
+    fprintf (fp, "# server=%u %s\n", i, src->server_name (i));
   for (i = 0; i < src->nr; ++i) {
     print_unit (fp, src, i);
     fputc ('\n', fp);

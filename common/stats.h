@@ -49,6 +49,10 @@ struct stats_source {
   unsigned nr;
   struct stats *(*get) (unsigned i);
   int has_reconnects;
+  /* Where each one goes, if to one of several servers (else NULL). */
+  unsigned (*server_of) (unsigned i);
+  const char *(*server_name) (unsigned s);
+  unsigned nr_servers;
 };
 
 /* .config of stats=FILE: 0, or -1 with an error naming the key. */

@@ -4,6 +4,9 @@
 
 /* nbdkit-multicopy plugin: parsing and checking the parameters. */
 
+/* asprintf */
+#define _GNU_SOURCE
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -134,29 +137,64 @@ tls_file (const char *key, const char *value, char **path, bool directory)
 }
 
 
+static int
+add_server (const char *key, const char *value)
+{
+  struct upstream_server *s = &config.servers[config.nr_servers];
+
+  if (config.nr_servers == MULTICOPY_SERVERS_MAX) {
+    nbdkit_error ("%s=%s: at most %d servers", key, value,
+                  MULTICOPY_SERVERS_MAX);
+    return -1;
+  }
+  if (strcmp (key, "uri") == 0)
+    s->uri = value;
+  else if (strcmp (key, "socket") == 0) {
+    if (absolute_path (key, value, &s->socket) == -1)
+      return -1;
+  }
+  else if (strcmp (key, "hostname") == 0)
+    s->hostname = value;
+  else {
+    if (parse_u32 (key, value, &s->cid) == -1)
+      return -1;
+    s->vsock = true;
+  }
+  if (asprintf (&s->name, "%s=%s", key, value) == -1) {
+    nbdkit_error ("asprintf: %m");
+    return -1;
+  }
+  config.nr_servers++;
+  return 0;
+}
+
+const char *
+config_server_label (unsigned s)
+{
+  static __thread char label[512];
+
+  if (config.nr_servers == 1)
+    return "the upstream";
+  snprintf (label, sizeof label, "server %u (%s)", s, config.servers[s].name);
+  return label;
+}
+
 int
 config_key (const char *key, const char *value)
 {
   int r;
 
+  /* Each server is a uri=, socket=, hostname= or vsock=. */
+  if (strcmp (key, "uri") == 0 || strcmp (key, "socket") == 0 ||
+      strcmp (key, "hostname") == 0 || strcmp (key, "vsock") == 0)
+    return add_server (key, value);
   if (strcmp (key, "stats") != 0 && multicopy_param_once (key) == -1)
     return -1;
   if (strncmp (key, "tls-", 4) == 0 && first_tls_key == NULL)
     first_tls_key = key;
 
-  if (strcmp (key, "uri") == 0)
-    config.uri = value;
-  else if (strcmp (key, "socket") == 0)
-    return absolute_path (key, value, &config.socket);
-  else if (strcmp (key, "hostname") == 0)
-    config.hostname = value;
-  else if (strcmp (key, "port") == 0)
+  if (strcmp (key, "port") == 0)
     config.port = value;
-  else if (strcmp (key, "vsock") == 0) {
-    if (parse_u32 (key, value, &config.cid) == -1)
-      return -1;
-    config.vsock = true;
-  }
   else if (strcmp (key, "export") == 0)
     config.export = value;
   else if (strcmp (key, "connections") == 0)
@@ -207,23 +245,32 @@ int
 config_finish (void)
 {
   struct nbd_handle *nbd;
-  int transports = !!config.uri + !!config.socket + !!config.hostname +
-    config.vsock;
-  bool uri_ok, tls_ok;
+  bool uri_ok, tls_ok, any_uri = false, any_host = false, any_vsock = false;
+  unsigned i;
 
-  if (transports != 1) {
-    nbdkit_error ("exactly one of uri=, socket=, hostname= or vsock= must "
-                  "be given");
+  for (i = 0; i < config.nr_servers; ++i) {
+    any_uri |= config.servers[i].uri != NULL;
+    any_host |= config.servers[i].hostname != NULL;
+    any_vsock |= config.servers[i].vsock;
+  }
+  if (config.nr_servers == 0) {
+    nbdkit_error ("one of uri=, socket=, hostname= or vsock= must be given");
     return -1;
   }
-  if (config.port && !config.hostname && !config.vsock) {
+  if (config.connections < config.nr_servers) {
+    nbdkit_error ("connections=%u is fewer than the %u servers: each "
+                  "server needs a connection", config.connections,
+                  config.nr_servers);
+    return -1;
+  }
+  if (config.port && !any_host && !any_vsock) {
     nbdkit_error ("port= needs hostname= or vsock=");
     return -1;
   }
-  if (config.vsock && config.port &&
+  if (any_vsock && config.port &&
       parse_u32 ("port", config.port, &config.vsock_port) == -1)
     return -1;
-  if (config.export && config.uri) {
+  if (config.export && any_uri) {
     nbdkit_error ("export= cannot be used with uri=: "
                   "put the export name in the URI");
     return -1;
@@ -258,7 +305,7 @@ config_finish (void)
   tls_ok = nbd_supports_tls (nbd) == 1;
   nbd_close (nbd);
 
-  if (config.uri && !uri_ok) {
+  if (any_uri && !uri_ok) {
     nbdkit_error ("uri=: this libnbd was built without URI support");
     return -1;
   }
@@ -272,7 +319,12 @@ config_finish (void)
 void
 config_free (void)
 {
-  free (config.socket);
+  unsigned i;
+
+  for (i = 0; i < config.nr_servers; ++i) {
+    free (config.servers[i].socket);
+    free (config.servers[i].name);
+  }
   free (config.tls_certificates);
   free (config.tls_psk);
 }

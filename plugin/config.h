@@ -12,15 +12,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct upstream_config {
-  /* Exactly one transport. */
+/* One upstream server: exactly one of these. */
+struct upstream_server {
   const char *uri;
   char *socket;
   const char *hostname;
-  const char *port;             /* with hostname or vsock */
   bool vsock;
-  uint32_t cid, vsock_port;     /* with vsock */
+  uint32_t cid;
+  char *name;                   /* for messages: "uri=...", "socket=..." */
+};
 
+#define MULTICOPY_SERVERS_MAX 64
+
+struct upstream_config {
+  /* Several servers of one storage: connection i goes to server
+   * i mod nr_servers.
+   */
+  struct upstream_server servers[MULTICOPY_SERVERS_MAX];
+  unsigned nr_servers;
+  const char *port;             /* with hostname or vsock */
+  uint32_t vsock_port;          /* with vsock */
   const char *export;           /* NULL: "" (or the uri's export) */
 
   int tls;                      /* -1 unset, else LIBNBD_TLS_* */
@@ -44,12 +55,19 @@ extern struct upstream_config config;
 #define MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS 60000
 #define MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS 5000
 
+/* Server s of config, and "server S (NAME)" for messages when there
+ * are several, "the upstream" when there is one.
+ */
+extern const char *config_server_label (unsigned s);
+
 extern int config_key (const char *key, const char *value);
 extern int config_finish (void);
 extern void config_free (void);
 
 #define config_help_text \
   "[uri=]<URI>          Upstream NBD URI (nbd://, nbd+unix://, nbds://...).\n" \
+  "                     uri=, socket=, hostname= and vsock= may be given\n" \
+  "                     several times: servers of one storage.\n" \
   "socket=<PATH>        Upstream Unix socket, instead of uri.\n" \
   "hostname=<HOST>      Upstream TCP host, instead of uri.\n" \
   "vsock=<CID>          Upstream AF_VSOCK context ID, instead of uri.\n" \

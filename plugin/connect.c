@@ -7,14 +7,16 @@
  * All N handshakes run at once, driven by our own poll loop, so that
  * one deadline bounds them all.  An upstream that accepts fewer
  * connections than asked (qemu-nbd's default --shared=1 lets a second
- * client wait forever in the handshake) costs the timeout, not a hang:
- * the ones still negotiating at the deadline are dropped and the pool
- * goes on with those that came up.
+ * client wait forever in the handshake) costs a grace, not a hang: the
+ * ones still negotiating then are dropped and the pool goes on with
+ * those that came up.  With several servers (uri= given several
+ * times), connection i goes to server i mod S, and each server gets
+ * its own grace and its own error.
  *
  * At startup the upstream may not be up yet (a service started in the
  * wrong order, a socket not yet created): then the whole attempt is
  * repeated with backoff for up to retry= seconds, as nbdkit's nbd
- * plugin does with its retry=.
+ * plugin does with its retry=.  Every server must have a connection.
  */
 
 #include <errno.h>
@@ -93,8 +95,8 @@ libnbd_debug (void *user_data, const char *context, const char *msg)
   return 0;
 }
 
-/* Keep the first error: libnbd's message is per thread, so copy it
- * before the next call.
+/* Keep the first error of each server: libnbd's message is per
+ * thread, so copy it before the next call.
  */
 static void
 failed (struct connect_failure *why, unsigned i, int err, const char *msg)
@@ -106,10 +108,13 @@ failed (struct connect_failure *why, unsigned i, int err, const char *msg)
   }
 }
 
-/* Create handle i and start its connection without waiting. */
+/* Create handle i for server s and start its connection without
+ * waiting.
+ */
 static struct nbd_handle *
-start_connect (unsigned i, struct connect_failure *why)
+start_connect (unsigned i, unsigned s, struct connect_failure *why)
 {
+  const struct upstream_server *srv = &config.servers[s];
   struct nbd_handle *nbd;
   char name[32];
   int r;
@@ -135,14 +140,14 @@ start_connect (unsigned i, struct connect_failure *why)
   if (config.export && nbd_set_export_name (nbd, config.export) == -1)
     goto err;
 
-  if (config.uri)
-    r = nbd_aio_connect_uri (nbd, config.uri);
-  else if (config.socket)
-    r = nbd_aio_connect_unix (nbd, config.socket);
-  else if (config.vsock)
-    r = nbd_aio_connect_vsock (nbd, config.cid, config.vsock_port);
+  if (srv->uri)
+    r = nbd_aio_connect_uri (nbd, srv->uri);
+  else if (srv->socket)
+    r = nbd_aio_connect_unix (nbd, srv->socket);
+  else if (srv->vsock)
+    r = nbd_aio_connect_vsock (nbd, srv->cid, config.vsock_port);
   else
-    r = nbd_aio_connect_tcp (nbd, config.hostname,
+    r = nbd_aio_connect_tcp (nbd, srv->hostname,
                              config.port ? config.port : "10809");
   if (r == -1)
     goto err;
@@ -155,21 +160,26 @@ start_connect (unsigned i, struct connect_failure *why)
 }
 
 int
-upstream_connect (struct nbd_handle **handles, unsigned first,
-                  unsigned wanted, int abort_fd,
-                  struct connect_failure *why)
+upstream_connect (struct nbd_handle **handles, unsigned *servers_out,
+                  const unsigned *servers, unsigned first, unsigned wanted,
+                  int abort_fd, struct connect_failure *why)
 {
   struct nbd_handle *pending[MULTICOPY_CONNECTIONS_MAX];
   struct pollfd fds[MULTICOPY_CONNECTIONS_MAX + 1];
   unsigned idx[MULTICOPY_CONNECTIONS_MAX];
   int64_t start = now_ms (), deadline = start + config.connect_timeout_ms;
-  unsigned i, nfds, ready = 0, stuck = 0;
-  bool aborted = false, graced = false;
+  int64_t until[MULTICOPY_SERVERS_MAX]; /* each server's deadline */
+  bool graced[MULTICOPY_SERVERS_MAX] = { false };
+  unsigned i, s, nfds, ready = 0, stuck = 0;
+  bool aborted = false;
 
-  why->err = 0;
-  why->msg[0] = '\0';
+  for (s = 0; s < config.nr_servers; ++s) {
+    why[s].err = 0;
+    why[s].msg[0] = '\0';
+    until[s] = deadline;
+  }
   for (i = 0; i < wanted; ++i) {
-    pending[i] = start_connect (first + i, why);
+    pending[i] = start_connect (first + i, servers[i], &why[servers[i]]);
     if (pending[i] == NULL) {
       /* Setup errors (a bad URI, say) are the same for every handle. */
       while (i-- > 0)
@@ -179,36 +189,40 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
   }
 
   for (;;) {
-    int64_t left;
+    int64_t now = now_ms (), wake = -1;
 
     nfds = 0;
     for (i = 0; i < wanted; ++i) {
       struct nbd_handle *nbd = pending[i];
 
+      s = servers[i];
       if (nbd == NULL)
         continue;
       if (nbd_aio_is_ready (nbd)) {
         /* A server that takes N clients answers their handshakes
          * together; one that takes fewer (qemu-nbd -e) keeps the rest
-         * waiting for ever.  So once one is up, the others get a
-         * grace, not all of connect-timeout.
+         * waiting for ever.  So once one is up, the others of its
+         * server get a grace, not all of connect-timeout.
          */
-        if (!graced) {
-          int64_t grace = now_ms () + HANDSHAKE_GRACE_MS +
-            2 * (now_ms () - start);
-          graced = true;
-          if (grace < deadline)
-            deadline = grace;
+        if (!graced[s]) {
+          int64_t grace = now + HANDSHAKE_GRACE_MS + 2 * (now - start);
+          graced[s] = true;
+          if (grace < until[s])
+            until[s] = grace;
         }
         continue;
       }
       if (nbd_aio_is_dead (nbd) || nbd_aio_is_closed (nbd)) {
-        failed (why, first + i, ECONNRESET,
+        failed (&why[s], first + i, ECONNRESET,
                 "the server closed the connection");
         nbd_close (nbd);
         pending[i] = NULL;
         continue;
       }
+      if (now >= until[s])
+        continue;               /* given up on: dropped below */
+      if (wake == -1 || until[s] < wake)
+        wake = until[s];
       fds[nfds].fd = nbd_aio_get_fd (nbd);
       fds[nfds].events = aio_poll_events (nbd);
       fds[nfds].revents = 0;
@@ -217,14 +231,11 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
     if (nfds == 0)
       break;
 
-    left = deadline - now_ms ();
-    if (left <= 0)
-      break;
     fds[nfds] = (struct pollfd) { .fd = abort_fd, .events = POLLIN };
-    if (poll (fds, nfds + 1, left) == -1) {
+    if (poll (fds, nfds + 1, wake - now) == -1) {
       if (errno == EINTR)
         continue;
-      failed (why, first, errno, "poll failed");
+      failed (&why[servers[idx[0]]], first, errno, "poll failed");
       break;
     }
     if (fds[nfds].revents & POLLIN) {
@@ -234,7 +245,8 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
     for (i = 0; i < nfds; ++i) {
       if (fds[i].revents != 0 &&
           aio_notify (pending[idx[i]], fds[i].revents) == -1)
-        failed (why, first + idx[i], nbd_get_errno (), nbd_get_error ());
+        failed (&why[servers[idx[i]]], first + idx[i], nbd_get_errno (),
+                nbd_get_error ());
     }
   }
 
@@ -244,32 +256,32 @@ upstream_connect (struct nbd_handle **handles, unsigned first,
       continue;
     if (nbd_aio_is_ready (pending[i]) && !aborted) {
       size_socket_buffers (pending[i]);
+      servers_out[ready] = servers[i];
       handles[ready++] = pending[i];
     }
     else {
       nbd_close (pending[i]);
       stuck++;
+      s = servers[i];
+      if (why[s].msg[0] == '\0') {
+        why[s].err = ETIMEDOUT;
+        snprintf (why[s].msg, sizeof why[s].msg,
+                  "no handshake finished within connect-timeout (%u.%03us)",
+                  config.connect_timeout_ms / 1000,
+                  config.connect_timeout_ms % 1000);
+      }
     }
   }
 
   if (aborted) {
-    why->err = ESHUTDOWN;
-    snprintf (why->msg, sizeof why->msg, "nbdkit is shutting down");
-    return -1;
-  }
-  if (ready == 0) {
-    if (why->msg[0] == '\0') {
-      why->err = ETIMEDOUT;
-      snprintf (why->msg, sizeof why->msg,
-                "no handshake finished within connect-timeout (%u.%03us)",
-                config.connect_timeout_ms / 1000,
-                config.connect_timeout_ms % 1000);
+    for (s = 0; s < config.nr_servers; ++s) {
+      why[s].err = ESHUTDOWN;
+      snprintf (why[s].msg, sizeof why[s].msg, "nbdkit is shutting down");
     }
     return -1;
   }
   if (stuck > 0)
-    nbdkit_debug ("%u upstream handshake(s) did not finish within "
-                  "connect-timeout", stuck);
+    nbdkit_debug ("%u upstream handshake(s) did not finish in time", stuck);
   return ready;
 }
 
@@ -291,45 +303,69 @@ passing (int err)
 }
 
 int
-upstream_connect_at_start (struct nbd_handle **handles)
+upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
 {
   int64_t start = now_ms (), deadline = start + config.retry_ms;
-  struct connect_failure why;
+  struct connect_failure why[MULTICOPY_SERVERS_MAX];
+  unsigned servers[MULTICOPY_CONNECTIONS_MAX];
   int backoff = BACKOFF_FIRST_MS;
   bool waited = false;
+  unsigned i;
+
+  for (i = 0; i < config.connections; ++i)
+    servers[i] = i % config.nr_servers;
 
   for (;;) {
-    int64_t left;
-    int n = upstream_connect (handles, 0, config.connections, -1, &why);
+    unsigned count[MULTICOPY_SERVERS_MAX] = { 0 }, s, down = 0;
+    bool mendable = true;
+    int64_t left, pause;
+    int n = upstream_connect (handles, servers_out, servers, 0,
+                              config.connections, -1, why);
 
-    if (n >= 1) {
+    for (i = 0; n > 0 && i < (unsigned) n; ++i)
+      count[servers_out[i]]++;
+    /* Every server must be there: the first one down is reported.
+     * (After a setup error only that server has a message.)
+     */
+    for (s = config.nr_servers; s-- > 0; ) {
+      if (count[s] == 0 && why[s].msg[0]) {
+        down = s;
+        mendable &= passing (why[s].err);
+      }
+    }
+    if (n > 0 && count[down] > 0) {
       if (waited)
         nbdkit_debug ("the upstream came up after %" PRIi64 " ms",
                       now_ms () - start);
       return n;
     }
+    for (i = 0; n > 0 && i < (unsigned) n; ++i)
+      nbd_close (handles[i]);
+
     left = deadline - now_ms ();
-    if (left <= 0 || !passing (why.err)) {
-      if (config.retry_ms > 0 && passing (why.err))
-        nbdkit_error ("cannot connect to the upstream: %s (gave up after "
-                      "retry=%u.%03us)", why.msg,
-                      config.retry_ms / 1000, config.retry_ms % 1000);
+    if (left <= 0 || !mendable) {
+      if (config.retry_ms > 0 && mendable)
+        nbdkit_error ("cannot connect to %s: %s (gave up after "
+                      "retry=%u.%03us)", config_server_label (down),
+                      why[down].msg, config.retry_ms / 1000,
+                      config.retry_ms % 1000);
       else
-        nbdkit_error ("cannot connect to the upstream: %s", why.msg);
+        nbdkit_error ("cannot connect to %s: %s",
+                      config_server_label (down), why[down].msg);
       return -1;
     }
     /* nbdkit has no warning call: .get_ready runs before nbdkit forks,
      * so stderr is still where the user looks.
      */
     if (!waited)
-      fprintf (stderr, "nbdkit: multicopy: warning: cannot reach the "
-               "upstream yet (%s); trying again for up to retry=%u.%03us\n",
-               why.msg, config.retry_ms / 1000, config.retry_ms % 1000);
+      fprintf (stderr, "nbdkit: multicopy: warning: cannot reach %s yet "
+               "(%s); trying again for up to retry=%u.%03us\n",
+               config_server_label (down), why[down].msg,
+               config.retry_ms / 1000, config.retry_ms % 1000);
     waited = true;
+    pause = left < backoff ? left : backoff;
     nanosleep (&(struct timespec) {
-        .tv_sec = (left < backoff ? left : backoff) / 1000,
-        .tv_nsec = (left < backoff ? left : backoff) % 1000 * 1000000 },
-      NULL);
+        .tv_sec = pause / 1000, .tv_nsec = pause % 1000 * 1000000 }, NULL);
     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
   }
 }

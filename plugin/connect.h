@@ -26,21 +26,29 @@ struct connect_failure {
   char msg[256];
 };
 
-/* Open up to wanted handles at once, named from first.  One deadline,
- * connect-timeout, bounds all the handshakes; abort_fd (-1: none)
+/* Open wanted handles at once, handle i (named first + i) to server
+ * servers[i] (config.servers).  One deadline, connect-timeout, bounds
+ * all the handshakes, and once one of a server's is done the others of
+ * that server get HANDSHAKE_GRACE_MS more; abort_fd (-1: none)
  * becoming readable ends them at once.  Fills handles[0..r-1] with the
- * handles that came up and returns r >= 1, or returns -1 and fills
- * why.  Logs only debug messages.
+ * handles that came up, servers_out[0..r-1] with their servers, and
+ * returns r >= 0; why[s] gets the first failure of server s.  -1 if
+ * one could not even start (why says) or abort_fd ended it.  Logs only
+ * debug messages.
  */
-extern int upstream_connect (struct nbd_handle **handles, unsigned first,
-                             unsigned wanted, int abort_fd,
+extern int upstream_connect (struct nbd_handle **handles,
+                             unsigned *servers_out, const unsigned *servers,
+                             unsigned first, unsigned wanted, int abort_fd,
                              struct connect_failure *why);
 
-/* .get_ready: the same for all connections, trying again with backoff
- * for up to retry= seconds while the failure may pass (the upstream
- * is not up yet).  Returns r >= 1, or -1 with the error reported.
+/* .get_ready: connections= handles, connection i to server i mod S,
+ * trying again with backoff for up to retry= seconds while a server
+ * has none and its failure may pass (it is not up yet).  Returns r >=
+ * 1, with at least one connection to every server, or -1 with the
+ * error reported.
  */
-extern int upstream_connect_at_start (struct nbd_handle **handles);
+extern int upstream_connect_at_start (struct nbd_handle **handles,
+                                      unsigned *servers_out);
 
 /* -D multicopy.verbose=1 */
 extern int multicopy_debug_verbose;

@@ -75,18 +75,76 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf)
   return 0;
 }
 
+/* Servers of one storage report one size; with a single server,
+ * caps_merge says so in its own words.
+ */
+static int
+check_sizes (struct nbd_handle **handles, const unsigned *servers, int n)
+{
+  int64_t size0 = nbd_get_size (handles[0]);
+  int i;
+
+  for (i = 1; i < n && config.nr_servers > 1; ++i) {
+    int64_t size = nbd_get_size (handles[i]);
+
+    if (size != size0 && size != -1 && size0 != -1) {
+      char other[600];
+
+      snprintf (other, sizeof other, "%s", config_server_label (servers[0]));
+      nbdkit_error ("%s reports size %" PRIi64 ", %s reports %" PRIi64
+                    ": several servers must serve one storage",
+                    config_server_label (servers[i]), size, other, size0);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ", 2 to each of 3 servers" (or ", to 2 servers: 3, 2"): how the
+ * connections that came up are spread.  Empty with one server.
+ */
+static const char *
+spread (const unsigned *servers, int n)
+{
+  static char text[512];
+  unsigned count[MULTICOPY_SERVERS_MAX] = { 0 }, s;
+  size_t len;
+  bool even = true;
+  int i;
+
+  if (config.nr_servers == 1)
+    return "";
+  for (i = 0; i < n; ++i)
+    count[servers[i]]++;
+  for (s = 1; s < config.nr_servers; ++s)
+    even &= count[s] == count[0];
+  if (even) {
+    snprintf (text, sizeof text, ", %u to each of %u servers", count[0],
+              config.nr_servers);
+    return text;
+  }
+  len = snprintf (text, sizeof text, ", to %u servers:", config.nr_servers);
+  for (s = 0; s < config.nr_servers && len < sizeof text; ++s)
+    len += snprintf (text + len, sizeof text - len, "%s %u",
+                     s ? "," : "", count[s]);
+  return text;
+}
+
 int
 pool_open (void)
 {
   struct nbd_handle *handles[MULTICOPY_CONNECTIONS_MAX];
+  unsigned servers[MULTICOPY_CONNECTIONS_MAX];
   char *probe_bufs = NULL;
   unsigned i;
   int n;
 
-  n = upstream_connect_at_start (handles);
+  n = upstream_connect_at_start (handles, servers);
   if (n == -1)
     return -1;
 
+  if (check_sizes (handles, servers, n) == -1)
+    goto err;
   for (i = 0; i < (unsigned) n; ++i)
     if (caps_merge (i, handles[i], &pool.caps) == -1)
       goto err;
@@ -112,6 +170,7 @@ pool_open (void)
     goto err;
   }
   for (i = 0; i < (unsigned) n; ++i) {
+    pool.conn[i].server = servers[i];
     if (init_upstream (i, handles[i],
                        probe_bufs + (size_t) i * pool.probe_len) == -1) {
       while (i-- > 0)
@@ -135,9 +194,13 @@ pool_open (void)
                   n, config.connections);
   }
   /* Said without -v too: the one line that tells what is in use. */
-  fprintf (stderr, "nbdkit: multicopy: %d upstream connection%s up, "
+  fprintf (stderr, "nbdkit: multicopy: %d upstream connection%s up%s, "
            "stripes of %" PRIu64 " bytes, %" PRIi64 " bytes in all\n",
-           n, n == 1 ? "" : "s", config.segment_size, pool.caps.size);
+           n, n == 1 ? "" : "s", spread (servers, n), config.segment_size,
+           pool.caps.size);
+  for (i = 0; i < (unsigned) n; ++i)
+    nbdkit_debug ("upstream connection %u: %s", i,
+                  config.servers[servers[i]].name);
   nbdkit_debug ("upstream: %d connections, size %" PRIi64
                 ", block size %" PRIu32 "/%" PRIu32 "/%" PRIu32
                 ", upstream multi-conn %d, stripe %" PRIu64,
@@ -163,9 +226,21 @@ conn_stats (unsigned i)
   return &pool.conn[i].stats;
 }
 
+static unsigned
+conn_server (unsigned i)
+{
+  return pool.conn[i].server;
+}
+
+static const char *
+server_name (unsigned s)
+{
+  return config.servers[s].name;
+}
+
 static struct stats_source stats_source = {
   .what = "plugin", .label = "connection", .get = conn_stats,
-  .has_reconnects = 1,
+  .has_reconnects = 1, .server_of = conn_server, .server_name = server_name,
 };
 
 int
@@ -174,6 +249,7 @@ pool_start (void)
   unsigned i;
 
   stats_source.nr = pool.nr;
+  stats_source.nr_servers = config.nr_servers;
   if (shutdown_watch_start () == -1 || stats_start (&stats_source) == -1)
     return -1;
   for (i = 0; i < pool.nr; ++i)

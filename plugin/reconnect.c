@@ -140,7 +140,8 @@ upstream_reconnect (struct upstream *u)
 
   while (!stopping (u)) {
     struct nbd_handle *nbd;
-    struct connect_failure why;
+    struct connect_failure why[MULTICOPY_SERVERS_MAX];
+    unsigned server;
     int64_t left;
 
     if (!gave_up && now_ms () - down >= config.reconnect_timeout_ms) {
@@ -151,7 +152,8 @@ upstream_reconnect (struct upstream *u)
                     config.reconnect_timeout_ms % 1000);
       gave_up = true;           /* waiters time out by themselves */
     }
-    if (upstream_connect (&nbd, u->index, 1, shutdown_fd (), &why) == 1) {
+    if (upstream_connect (&nbd, &server, &u->server, u->index, 1,
+                          shutdown_fd (), why) == 1) {
       if (caps_check_reconnected (u->index, nbd, &pool.caps,
                                   pool.max_payload) == 0) {
         swap_handle (u, nbd);

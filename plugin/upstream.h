@@ -54,6 +54,7 @@ struct upstream {
   int64_t down_since_ms;
 
   unsigned index;
+  unsigned server;              /* which of config.servers */
   int kick_fd;                  /* eventfd that wakes the I/O thread */
   pthread_t io_thread;
   bool io_thread_started;

@@ -9,8 +9,6 @@ requires nbdinfo nbdsh
 
 refused 'vsock=two: expecting a number' "$plugin" vsock=two
 refused 'port=x: expecting a number' "$plugin" vsock=1 port=x
-refused 'exactly one of uri=, socket=, hostname= or vsock=' \
-  "$plugin" vsock=1 socket="$tmp/x.sock"
 "${nbdkit_cmd[@]}" "$plugin" --dump-plugin | grep -qx 'libnbd_vsock=1' ||
   fail "--dump-plugin does not say vsock is supported"
 
