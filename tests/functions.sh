@@ -94,13 +94,21 @@ uri () { echo "nbd+unix:///${2:-}?socket=$tmp/$1.sock"; }
 # exists, or fail if it dies first.
 start_server ()
 {
-  local name=$1 ready=$2 i
+  local name=$1 ready=$2
   shift 2
   rm -f "$ready"
   "$@" >"$tmp/$name.log" 2>&1 &
   server_pid[$name]=$!
   server_order+=("$name")
-  for i in $(seq 300); do
+  wait_ready "$name" "$ready"
+}
+
+# wait_ready NAME READY [SECONDS]: wait until the file READY exists;
+# fail if the server NAME exits first, or after SECONDS (default 30).
+wait_ready ()
+{
+  local name=$1 ready=$2 limit=${3:-30} i
+  for i in $(seq $(( limit * 10 ))); do
     [ -e "$ready" ] && return 0
     if ! kill -0 "${server_pid[$name]}" 2>/dev/null; then
       wait "${server_pid[$name]}" || true
@@ -110,32 +118,77 @@ start_server ()
     fi
     sleep 0.1
   done
-  fail "$name: not ready after 30s"
+  fail "$name: not ready after ${limit}s: $(tail -n 5 "$tmp/$name.log")"
 }
 
 # track_pid NAME PID: stop PID on exit like a server we started.
 track_pid () { server_pid[$1]=$2; server_order+=("$1"); }
 
-# stop_server NAME: SIGTERM, wait up to 30s, then SIGKILL (a failure:
-# the server hung on exit).
+# stop_server NAME [SECONDS]: SIGTERM; the server must exit within
+# SECONDS (default 30; a limit given gets 20s more under a checker),
+# else it is killed and the test fails: it hung on exit.  With SECONDS,
+# say how long it took.
 stop_server ()
 {
-  local name=$1 pid=${server_pid[$1]:-} i
+  local name=$1 pid=${server_pid[$1]:-} limit=${2:-30} start ms checked=
   [ -n "$pid" ] || return 0
+  [ -z "${2:-}" ] || [ -z "${MULTICOPY_CHECK:-}" ] || limit=$(( limit + 20 ))
   unset "server_pid[$name]"
   [ -z "${MULTICOPY_CHECK:-}" ] || wait_closed "$name"
+  start=$(date +%s%N)
   kill "$pid" 2>/dev/null || return 0
-  for i in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    if [ "$i" -eq 50 ] && checker_exit_deadlock "$pid"; then
+  while kill -0 "$pid" 2>/dev/null; do
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    if [ -z "$checked" ] && [ $ms -ge 5000 ]; then
+      checked=1
+      if checker_exit_deadlock "$pid"; then
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        return 0
+      fi
+    fi
+    if [ $ms -ge $(( limit * 1000 )) ]; then
       kill -9 "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-      return 0
+      fail "$name did not exit within ${limit}s of SIGTERM"
     fi
     sleep 0.1
   done
-  kill -9 "$pid" 2>/dev/null || true
-  fail "$name did not exit within 30s of SIGTERM"
+  wait "$pid" 2>/dev/null || true
+  [ -z "${2:-}" ] ||
+    echo "$name exited $(( ($(date +%s%N) - start) / 1000000 ))ms after SIGTERM"
+}
+
+# kill_server NAME: SIGKILL, as a crash would; the server is gone.
+kill_server ()
+{
+  kill -9 "${server_pid[$1]}"
+  wait "${server_pid[$1]}" 2>/dev/null || true
+  unset "server_pid[$1]"
+}
+
+# copy_outcome PID DST: nbdcopy --flush of $tmp/src.raw into the
+# multicopy server mc, run by PID while upstream servers were killed:
+# it must succeed with no writes lost and DST identical, or fail with
+# the lost-writes report, and then give DST identical when run again.
+copy_outcome ()
+{
+  local client=$1 dst=$2 rc=0
+  timeout 120 tail --pid="$client" -f /dev/null || fail "the copy hung"
+  wait "$client" || rc=$?
+  if [ $rc -eq 0 ]; then
+    ! grep -q 'was lost while it held writes' "$tmp/mc.log" ||
+      fail "the copy succeeded although writes were lost"
+    cmp "$tmp/src.raw" "$dst" || fail "the copy succeeded but the data differs"
+    echo "the copy succeeded with identical data"
+  else
+    grep -q 'was lost while it held writes' "$tmp/mc.log" ||
+      fail "the copy failed (exit $rc) without a lost-writes report"
+    echo "the copy failed as it must: $(head -1 "$tmp/client.out")"
+    # The job can simply be run again.
+    nbdcopy --flush "$tmp/src.raw" "$(uri mc)"
+    cmp "$tmp/src.raw" "$dst" || fail "the second copy differs"
+    echo "running the copy again gives identical data"
+  fi
 }
 
 # nbdkit 1.32 exits on SIGTERM without closing the connections still

@@ -23,23 +23,12 @@ start_late ()
   [ ! -e "$(sock "$name")" ] || fail "$name serves without an upstream"
 }
 
-# ready_within NAME SECONDS: NAME's socket appears in time.
-ready_within ()
-{
-  local i
-  for i in $(seq $(( $2 * 10 ))); do
-    [ -S "$(sock "$1")" ] && return 0
-    sleep 0.1
-  done
-  fail "$1 not serving ${2}s after the upstream came up: $(tail "$tmp/$1.log")"
-}
-
 echo "== retry=30: waits for an upstream that comes up 2s later"
 start_late mc retry=30 connections=4
 grep -q 'cannot reach the upstream yet.*No such file or directory.*retry=30' \
   "$tmp/mc.log" || fail "the wait was not logged: $(cat "$tmp/mc.log")"
 start_nbdkit up memory 16M
-ready_within mc 10
+wait_ready mc "$(sock mc)" 10
 nbdsh -u "$(uri mc)" -c '
 h.pwrite(b"x" * 65536, 0)
 h.flush()
@@ -52,7 +41,7 @@ echo "== the default also waits a while"
 stop_server up
 start_late mc2 connections=2
 start_nbdkit up memory 16M
-ready_within mc2 10
+wait_ready mc2 "$(sock mc2)" 10
 stop_server mc2
 
 echo "== retry=1 and no upstream: refused after about a second"

@@ -8,23 +8,12 @@
 source "$(dirname "$0")/functions.sh"
 requires qemu-img nbdsh python3
 
-slack=$([ -n "${MULTICOPY_CHECK:-}" ] && echo 20 || echo 0)
-
 # restart_upstream: SIGTERM to the upstream, which must exit within
-# 10s; then a new one on the same socket and file.
+# 10s (it waits for multicopy to leave); then a new one on the same
+# socket and file.
 restart_upstream ()
 {
-  local pid=${server_pid[up]} start=$(date +%s%N) ms
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    [ $ms -lt $(( (10 + slack) * 1000 )) ] || {
-      kill -9 "$pid"; fail "the old upstream still waits for multicopy after ${ms}ms"; }
-    sleep 0.1
-  done
-  wait "$pid" 2>/dev/null || true
-  unset "server_pid[up]"
-  echo "the old upstream exited $(( ($(date +%s%N) - start) / 1000000 ))ms after SIGTERM"
+  stop_server up 10
   start_up
 }
 
