@@ -39,19 +39,44 @@ multicopy_param_once (const char *key)
   return 0;
 }
 
-/* Not nbdkit_parse_unsigned and nbdkit_parse_size: they report their
- * own error, and a bad value would get two lines.
+/* Not nbdkit_parse_unsigned, nbdkit_parse_uint32_t and
+ * nbdkit_parse_size: they report their own error, and a bad value
+ * would get two lines.  Whether value is a decimal number up to max.
  */
+static bool
+decimal (const char *value, uint64_t max, uint64_t *r)
+{
+  char *end;
+  unsigned long long n;
+
+  errno = 0;
+  n = strtoull (value, &end, 10);
+  if (errno || end == value || *end != '\0' || value[0] == '-' || n > max)
+    return false;
+  *r = n;
+  return true;
+}
+
+int
+multicopy_parse_u32 (const char *key, const char *value, uint32_t *r)
+{
+  uint64_t n;
+
+  if (!decimal (value, UINT32_MAX, &n)) {
+    nbdkit_error ("%s=%s: expecting a number from 0 to %" PRIu32,
+                  key, value, UINT32_MAX);
+    return -1;
+  }
+  *r = n;
+  return 0;
+}
+
 int
 multicopy_parse_connections (const char *value, unsigned *connections)
 {
-  char *end;
-  unsigned long n;
+  uint64_t n;
 
-  errno = 0;
-  n = strtoul (value, &end, 10);
-  if (errno || end == value || *end != '\0' || value[0] == '-' ||
-      n < 1 || n > MULTICOPY_CONNECTIONS_MAX) {
+  if (!decimal (value, MULTICOPY_CONNECTIONS_MAX, &n) || n < 1) {
     nbdkit_error ("connections=%s: must be between 1 and %d",
                   value, MULTICOPY_CONNECTIONS_MAX);
     return -1;

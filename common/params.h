@@ -43,6 +43,8 @@
 extern int multicopy_param_once (const char *key);
 
 /* Each returns 0, or -1 after an nbdkit_error that names the key. */
+extern int multicopy_parse_u32 (const char *key, const char *value,
+                                uint32_t *r);
 extern int multicopy_parse_connections (const char *value,
                                         unsigned *connections);
 extern int multicopy_parse_segment_size (const char *value,

@@ -83,25 +83,6 @@ parse_seconds (const char *key, const char *value, bool zero_ok,
   return 0;
 }
 
-/* Not nbdkit_parse_uint32_t, which reports an error of its own. */
-static int
-parse_u32 (const char *key, const char *value, uint32_t *r)
-{
-  char *end;
-  unsigned long long n;
-
-  errno = 0;
-  n = strtoull (value, &end, 10);
-  if (errno || end == value || *end != '\0' || value[0] == '-' ||
-      n > UINT32_MAX) {
-    nbdkit_error ("%s=%s: expecting a number from 0 to %" PRIu32,
-                  key, value, UINT32_MAX);
-    return -1;
-  }
-  *r = n;
-  return 0;
-}
-
 static int
 absolute_path (const char *key, const char *value, char **path)
 {
@@ -156,7 +137,7 @@ add_server (const char *key, const char *value)
   else if (strcmp (key, "hostname") == 0)
     s->hostname = value;
   else {
-    if (parse_u32 (key, value, &s->cid) == -1)
+    if (multicopy_parse_u32 (key, value, &s->cid) == -1)
       return -1;
     s->vsock = true;
   }
@@ -268,7 +249,7 @@ config_finish (void)
     return -1;
   }
   if (any_vsock && config.port &&
-      parse_u32 ("port", config.port, &config.vsock_port) == -1)
+      multicopy_parse_u32 ("port", config.port, &config.vsock_port) == -1)
     return -1;
   if (config.export && any_uri) {
     nbdkit_error ("export= cannot be used with uri=: "

@@ -184,8 +184,7 @@ upstream_lost_since (struct upstream *u, unsigned gen)
   if (atomic_load (&u->gen) != gen || atomic_load (&u->leaving))
     return true;
   pthread_rwlock_rdlock (&u->handle_lock);
-  lost = nbd_aio_is_dead (u->nbd) || nbd_aio_is_closed (u->nbd) ||
-    atomic_load (&u->leaving);
+  lost = nbd_aio_is_dead (u->nbd) || nbd_aio_is_closed (u->nbd);
   pthread_rwlock_unlock (&u->handle_lock);
   return lost;
 }
