@@ -54,8 +54,8 @@ def quick():
     yield "latency", "nbdcopy", ["direct", "mc-default"]
     yield "floor", "qemu-img-m8", ["direct"]
     yield "floor", "nbdcopy", ["direct"]
-    for c in ("qemu-img-m8", "nbdcopy"):
-        yield "cpu", c, ["nbd-plugin", "mc-default", "mc-c64"]
+    yield "cpu", "qemu-img-m8", ["nbd-plugin", "mc-default", "mc-c64"]
+    yield "cpu", "nbdcopy", ["nbd-plugin", "mc-c1", "mc-default", "mc-c64"]
 
 
 def full():
@@ -68,8 +68,9 @@ def full():
     for c in CLIENTS:
         yield "floor", c, ["direct", "nbd-plugin", "mc-default"]
     for c in CLIENTS:
-        yield "cpu", c, ["direct", "nbd-plugin", "mc-default", "mc-c4",
-                         "mc-c64", "mc-default-sockbuf0", "filter-default"]
+        yield "cpu", c, ["direct", "nbd-plugin", "mc-c1", "mc-c4",
+                         "mc-default", "mc-c16-s8M", "mc-c64",
+                         "mc-default-sockbuf0", "filter-default"]
 
 
 PLANS = {"quick": quick, "full": full}

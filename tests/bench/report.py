@@ -24,8 +24,10 @@ CLIENT_TITLE = {"qemu-img-m8": "qemu-img -m 8", "qemu-img-m16":
 
 
 def load():
-    """Every round's times of a configuration together."""
-    data = {}
+    """Every round's times of a configuration together, and which
+    scenarios were timed by paired.py (the i-th times of all their
+    configurations come from one turn)."""
+    data, paired = {}, set()
     for name in sorted(os.listdir(results_dir)):
         if not name.endswith(".json") or "-r" not in name:
             continue
@@ -33,13 +35,16 @@ def load():
         stem, _ = base.rsplit("-r", 1)
         scenario, client = stem.split("-", 1)
         with open(os.path.join(results_dir, name)) as f:
-            for r in json.load(f)["results"]:
-                data.setdefault((scenario, client), {}).setdefault(
-                    r["command"], []).extend(r["times"])
-    return data
+            doc = json.load(f)
+        if doc.get("paired"):
+            paired.add((scenario, client))
+        for r in doc["results"]:
+            data.setdefault((scenario, client), {}).setdefault(
+                r["command"], []).extend(r["times"])
+    return data, paired
 
 
-DATA = load()
+DATA, PAIRED = load()
 
 
 def med(scenario, client, config):
@@ -48,8 +53,15 @@ def med(scenario, client, config):
 
 
 def ratio(scenario, client, a, b):
-    x, y = med(scenario, client, a), med(scenario, client, b)
-    return x / y if x and y else None
+    """a's time over b's: of paired runs, the median of the ratios turn
+    by turn (drift cancels); else the ratio of the medians."""
+    runs = DATA.get((scenario, client), {})
+    x, y = runs.get(a), runs.get(b)
+    if not x or not y:
+        return None
+    if (scenario, client) in PAIRED and len(x) == len(y):
+        return statistics.median(p / q for p, q in zip(x, y))
+    return statistics.median(x) / statistics.median(y)
 
 
 def hidden(client, config="mc-default"):
@@ -162,10 +174,12 @@ def times_table(scenario, client):
     return "\n".join(out)
 
 
-def cpu_table():
-    path = os.path.join(results_dir, "proxy-cpu.txt")
+def cpu_per_gib(who):
+    """Median CPU ms per GiB copied, by (scenario, client, config), of
+    the proxy or of the destination (servers.sh record_cpu)."""
+    path = os.path.join(results_dir, f"{who}-cpu.txt")
     if not os.path.exists(path):
-        return None, {}
+        return {}
     mib = int(open(os.path.join(results_dir, "machine.txt")).read()
               .split("size: ")[1].split()[0])
     per = {}
@@ -174,15 +188,39 @@ def cpu_table():
             continue
         scenario, client, name, ms = line.split()
         per.setdefault((scenario, client, name), []).append(int(ms))
+    return {k: (statistics.median(v) * 1024 / mib, len(v))
+            for k, v in per.items()}
+
+
+def cpu_table():
+    per = cpu_per_gib("proxy")
+    if not per:
+        return None, {}
     rows = ["| scenario | client | configuration | proxy CPU, ms per GiB "
             "copied (median) | runs |", "|---|---|---|---:|---:|"]
-    med_per_gib = {}
-    for (s, c, n), v in sorted(per.items()):
-        m = statistics.median(v) * 1024 / mib
-        med_per_gib[s, c, n] = m
+    for (s, c, n), (m, runs) in sorted(per.items()):
         rows.append(f"| {plan.SHORT[s]} | {CLIENT_TITLE[c]} | {n} | "
-                    f"{m:.0f} | {len(v)} |")
-    return "\n".join(rows), med_per_gib
+                    f"{m:.0f} | {runs} |")
+    return "\n".join(rows), {k: m for k, (m, _) in per.items()}
+
+
+def cpu_bound_table():
+    """The CPU-bound copies side by side: time over the nbd plugin's
+    (turn by turn), and what the proxy and the destination spent."""
+    proxy, dst = cpu_per_gib("proxy"), cpu_per_gib("dst")
+    rows = ["| client | configuration | time / nbd plugin's | proxy CPU, "
+            "ms per GiB | destination CPU, ms per GiB |",
+            "|---|---|---:|---:|---:|"]
+    def ms(table, c, name):
+        v = table.get(("cpu", c, name))
+        return f"{v[0]:.0f}" if v else "-"
+
+    for c in plan.CLIENTS:
+        for name in DATA.get(("cpu", c), {}):
+            r = ratio("cpu", c, name, "nbd-plugin")
+            rows.append(f"| {CLIENT_TITLE[c]} | {name} | {fmt(r)} | "
+                        f"{ms(proxy, c, name)} | {ms(dst, c, name)} |")
+    return "\n".join(rows) if len(rows) > 2 else None, dst
 
 
 def crossings_table():
@@ -250,7 +288,7 @@ plot {plots}
     return os.path.basename(png)
 
 
-def notes(cpu, cross):
+def notes(cpu, dst, cross):
     """What the figures say, from the figures."""
     out = []
     for s in ("latency10", "latency"):
@@ -270,12 +308,21 @@ def notes(cpu, cross):
                     line += f"; the defaults hide {h:.0%} of the delay"
             out.append(line + ".")
     for c in ("qemu-img-m8", "nbdcopy"):
-        n = med("cpu", c, "nbd-plugin")
-        for cfg in ("mc-default", "mc-c64", "direct"):
-            m = med("cpu", c, cfg)
-            if n and m:
+        for cfg in ("mc-c1", "mc-default", "mc-c16-s8M", "mc-c64", "direct"):
+            r = ratio("cpu", c, cfg, "nbd-plugin")
+            if r:
                 out.append(f"* CPU-bound, {CLIENT_TITLE[c]}: {cfg} takes "
-                           f"{m / n:.2f} times what the nbd plugin takes.")
+                           f"{r:.2f} times what the nbd plugin takes.")
+    for c in plan.CLIENTS:
+        got = {n: dst.get(("cpu", c, n), (None,))[0]
+               for n in ("nbd-plugin", "mc-c1", "mc-default", "mc-c64")}
+        if all(got.values()):
+            out.append(f"* CPU-bound, {CLIENT_TITLE[c]}: the destination "
+                       f"spends {got['nbd-plugin']:.0f} ms per GiB behind "
+                       f"the nbd plugin, {got['mc-c1']:.0f} behind "
+                       f"multicopy with one connection, "
+                       f"{got['mc-default']:.0f} with {CONNS} and "
+                       f"{got['mc-c64']:.0f} with 64.")
     for c in ("qemu-img-m8", "nbdcopy"):
         a = cpu.get(("cpu", c, "mc-default"))
         b = cpu.get(("cpu", c, "mc-default-sockbuf0"))
@@ -308,6 +355,7 @@ def main():
         print(targets)
         return
     cpu, cpu_data = cpu_table()
+    cpu_bound, dst_data = cpu_bound_table()
     cross, cross_data = crossings_table()
     conns = plot("bench-connections", plan.GRID_CONNS,
                  f"connections (segment-size={SEG})",
@@ -322,18 +370,20 @@ def main():
           "the targets alone in a few minutes.  The machine:", "",
           "```", open(os.path.join(results_dir, "machine.txt")).read()
           .strip(), "```", "",
-          "Each configuration starts fresh servers (hyperfine --prepare, "
-          "not timed; memory destinations are filled first so that their "
+          "Each configuration starts fresh servers (hyperfine --prepare "
+          "or paired.py, not timed; memory destinations are filled first so that their "
           "pages are mapped), copies the source, and the client's final "
           "flush is inside the time.  Times are medians over all runs of "
-          "all rounds; rounds interleave the configurations.  "
+          "all rounds; rounds interleave the configurations, and the "
+          "CPU-bound ones take turns run by run (see below).  "
           "`mc-default` is also one cell of the matrix, measured twice: "
           "the gap shows the noise.  On 2 cores the copy's own CPU cost "
           "is a floor no proxy hides, so at 2 ms the measure is the "
           "share of the delay hidden: (direct - multicopy) / (direct - "
           "the same copy with no delay).", "",
           "## Targets", "", targets, "",
-          "## What the figures say", "", notes(cpu_data, cross_data), ""]
+          "## What the figures say", "",
+          notes(cpu_data, dst_data, cross_data), ""]
     for s in ("latency10", "latency"):
         for c in plan.CLIENTS:
             m = matrix(s, c)
@@ -351,6 +401,18 @@ def main():
                "each stripe size (mean pieces per request).  A request cut "
                "in two waits for a round trip on two connections.", "",
                cross, ""]
+    if cpu_bound:
+        md += ["## CPU-bound: where the time goes", "",
+               "The destination is fast, so the copy is bound by the CPU "
+               "of all three processes on 2 cores.  Each configuration "
+               "ran once per turn, in a new order each turn "
+               "(tests/bench/paired.py); the time ratio is the median of "
+               "the ratios turn by turn, which cancels the machine's "
+               "drift.  CPU is user and system time per GiB of the "
+               "source, from /proc: the proxy's at the end of each run, "
+               "the destination server's since it started.  `mc-c1` is "
+               "multicopy with one upstream connection: the hop alone.",
+               "", cpu_bound, ""]
     if cpu:
         md += ["## The proxy's CPU", "",
                "User and system time of the proxy process, per GiB of "

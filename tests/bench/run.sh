@@ -14,7 +14,8 @@
 #   BENCH_MIB      source and destination size in MiB (full 512, quick 256)
 #   BENCH_ROUNDS   rounds over all configurations (default 2)
 #   BENCH_RUNS     timed runs per configuration and round (default 3;
-#                  the CPU-bound copies, short and noisy, get 10)
+#                  the CPU-bound copies, short and noisy, get 10 turns
+#                  of paired.py)
 #   BENCH_OUT      where the report goes (full: docs/)
 set -euo pipefail
 
@@ -122,25 +123,34 @@ for pair in $(awk '{print $1 "/" $2}' <<<"$plan" | uniq); do
   scenario=${pair%/*} client=${pair#*/}
   echo "bench: $scenario, $client"
   verify "$scenario" "$client"
-  args=()
+  args=() pargs=()
   while read -r s c name route conns seg opts; do
     [ "$s/$c" = "$pair" ] || continue
-    args+=(-n "$name" --prepare "$(prepare_cmd "$s" "$c" "$name" "$route" \
-                                   "$conns" "$seg" "$opts")"
-           "$(client_cmd "$client")")
+    prep=$(prepare_cmd "$s" "$c" "$name" "$route" "$conns" "$seg" "$opts")
+    args+=(-n "$name" --prepare "$prep" "$(client_cmd "$client")")
+    pargs+=("$name" "$prep" "$(client_cmd "$client")")
   done <<<"$plan"
   # hyperfine times one configuration's runs back to back; rounds
   # interleave the configurations, so that a slow minute of this
   # (shared, noisy) machine does not land on one of them only.  The
-  # source is in /dev/shm, so no warm-up run is needed.
-  n=$runs
-  [ "$scenario" != cpu ] || n=$(( runs > 10 ? runs : 10 ))
+  # CPU-bound copies are short and their differences smaller than that
+  # drift: paired.py runs each configuration once per turn, in a new
+  # order each turn, so that report.py can compare them turn by turn.
+  # The source is in /dev/shm, so no warm-up run is needed.
   for round in $(seq "$rounds"); do
-    hyperfine --style basic -r "$n" --cleanup "$servers stop" \
-      --export-json "$results/$scenario-$client-r$round.json" "${args[@]}" |
-      grep -E '^Benchmark|Time \(' || true
+    json=$results/$scenario-$client-r$round.json
+    if [ "$scenario" = cpu ]; then
+      "$top/tests/bench/paired.py" "$(( runs > 10 ? runs : 10 ))" "$json" \
+        "$servers stop" "${pargs[@]}"
+    else
+      hyperfine --style basic -r "$runs" --cleanup "$servers stop" \
+        --export-json "$json" "${args[@]}" |
+        grep -E '^Benchmark|Time \(' || true
+    fi
   done
 done
-cp "$BENCH_DIR/proxy-cpu" "$results/proxy-cpu.txt" 2>/dev/null || true
+for who in proxy dst; do
+  cp "$BENCH_DIR/$who-cpu" "$results/$who-cpu.txt" 2>/dev/null || true
+done
 
 "$top/tests/bench/report.py" "$mode" "$results" "$out"

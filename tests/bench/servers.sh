@@ -66,15 +66,23 @@ wait_socket ()
 
 # The CPU time (user + system, ms) the proxy has used, appended to
 # $dir/proxy-cpu as "LABEL MS" (BENCH_LABEL, given to start): the cost
-# of the hop, steadier than the wall time on a noisy machine.
+# of the hop, steadier than the wall time on a noisy machine.  The
+# destination's, in $dir/dst-cpu, says what the upstream server pays
+# for the way requests reach it (how many connections, say); it counts
+# from the server's start, so it includes the fill of a memory
+# destination and means most in the CPU-bound scenario.
 record_cpu ()
 {
-  local pid ticks
-  [ -f "$dir/proxy.pid" ] && [ -s "$dir/label" ] || return 0
-  pid=$(cat "$dir/proxy.pid")
-  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || return 0
-  echo "$(cat "$dir/label") $(( ticks * 1000 / $(getconf CLK_TCK) ))" \
-    >>"$dir/proxy-cpu"
+  local who pid ticks
+  [ -s "$dir/label" ] || return 0
+  for who in proxy dst; do
+    [ -f "$dir/$who.pid" ] || continue
+    pid=$(cat "$dir/$who.pid")
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) ||
+      continue
+    echo "$(cat "$dir/label") $(( ticks * 1000 / $(getconf CLK_TCK) ))" \
+      >>"$dir/$who-cpu"
+  done
 }
 
 stop ()
