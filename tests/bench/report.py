@@ -211,6 +211,7 @@ def cpu_bound_table():
     rows = ["| client | configuration | time / nbd plugin's | proxy CPU, "
             "ms per GiB | destination CPU, ms per GiB |",
             "|---|---|---:|---:|---:|"]
+
     def ms(table, c, name):
         v = table.get(("cpu", c, name))
         return f"{v[0]:.0f}" if v else "-"
