@@ -221,7 +221,8 @@ def cpu_bound_table():
             r = ratio("cpu", c, name, "nbd-plugin")
             rows.append(f"| {CLIENT_TITLE[c]} | {name} | {fmt(r)} | "
                         f"{ms(proxy, c, name)} | {ms(dst, c, name)} |")
-    return "\n".join(rows) if len(rows) > 2 else None, dst
+    return ("\n".join(rows) if len(rows) > 2 else None,
+            {k: m for k, (m, _) in dst.items()})
 
 
 def crossings_table():
@@ -315,7 +316,7 @@ def notes(cpu, dst, cross):
                 out.append(f"* CPU-bound, {CLIENT_TITLE[c]}: {cfg} takes "
                            f"{r:.2f} times what the nbd plugin takes.")
     for c in plan.CLIENTS:
-        got = {n: dst.get(("cpu", c, n), (None,))[0]
+        got = {n: dst.get(("cpu", c, n))
                for n in ("nbd-plugin", "mc-c1", "mc-default", "mc-c64")}
         if all(got.values()):
             out.append(f"* CPU-bound, {CLIENT_TITLE[c]}: the destination "
@@ -372,8 +373,9 @@ def main():
           "```", open(os.path.join(results_dir, "machine.txt")).read()
           .strip(), "```", "",
           "Each configuration starts fresh servers (hyperfine --prepare "
-          "or paired.py, not timed; memory destinations are filled first so that their "
-          "pages are mapped), copies the source, and the client's final "
+          "or paired.py, not timed; memory destinations are filled "
+          "first so that their pages are mapped), copies the source, "
+          "and the client's final "
           "flush is inside the time.  Times are medians over all runs of "
           "all rounds; rounds interleave the configurations, and the "
           "CPU-bound ones take turns run by run (see below).  "
