@@ -45,7 +45,7 @@ COMMON_OBJS = common/stripe.o common/params.o common/stats.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 
-TEST_PROGS  = tests/test-stripe tests/mc-stress
+TEST_PROGS  = tests/test-stripe tests/test-flow-limit tests/mc-stress
 FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so tests/fixtures/nodlclose.so
 
 .PHONY: all deps check check-build demo bench bench-quick install uninstall \
@@ -86,6 +86,9 @@ docs/nbdkit-multicopy-filter.1: docs/nbdkit-multicopy-filter.pod Makefile
 # Test programs and the upstream fixture.
 tests/test-stripe: tests/test-stripe.c common/stripe.o
 	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $^
+
+tests/test-flow-limit: tests/test-flow-limit.c plugin/flow-limit.o
+	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Iplugin -o $@ $^
 
 # Not sanitized either: it holds up to 96 locks at once, past what
 # ThreadSanitizer can track, and what it checks is the plugin.

@@ -42,6 +42,7 @@ struct upstream_config {
 
   unsigned connections;
   uint64_t segment_size;
+  unsigned max_in_flight;       /* pieces over all connections, 0: adapt */
   unsigned connect_timeout_ms;  /* one deadline for a round of handshakes */
   unsigned retry_ms;            /* at startup: how long to keep trying */
   unsigned reconnect_timeout_ms; /* how long requests wait for a reconnect */
@@ -73,6 +74,9 @@ extern void config_free (void);
   "vsock=<CID>          Upstream AF_VSOCK context ID, instead of uri.\n" \
   "port=<PORT>          Port with hostname or vsock (default 10809).\n" \
   "export=<NAME>        Export name with socket or hostname (default \"\").\n" \
+  "max-in-flight=auto|<N>  Pieces in flight upstream, over all\n" \
+  "                     connections: auto follows the upstream's round\n" \
+  "                     trips (default); N, a fixed limit.\n" \
   "connect-timeout=<S>  Seconds that all the handshakes of one attempt\n" \
   "                     may take together (default 10).\n" \
   "retry=<S>            Seconds to keep trying to reach the upstream at\n" \

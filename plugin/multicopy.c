@@ -25,6 +25,7 @@
 #include <nbdkit-plugin.h>
 
 #include "config.h"
+#include "flow-limit.h"
 #include "flush.h"
 #include "losses.h"
 #include "params.h"
@@ -83,6 +84,8 @@ multicopy_dump_plugin (void)
           MULTICOPY_SEGMENT_SIZE_MIN);
   printf ("multicopy_segment_size_max=%" PRIu64 "\n",
           MULTICOPY_SEGMENT_SIZE_MAX);
+  printf ("multicopy_max_in_flight_default=auto\n");
+  printf ("multicopy_max_in_flight_max=%d\n", FLOW_MAX);
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL

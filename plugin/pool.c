@@ -30,6 +30,7 @@
 #include "caps.h"
 #include "config.h"
 #include "connect.h"
+#include "in-flight.h"
 #include "io-thread.h"
 #include "params.h"
 #include "pool.h"
@@ -180,6 +181,7 @@ pool_open (void)
   }
   pool.nr = n;
   stripe_map_init (&pool.map, config.segment_size, n);
+  in_flight_init (n, config.max_in_flight);
 
   /* nbdkit has no warning call: .get_ready runs before nbdkit forks,
    * so stderr is still where the user looks.

@@ -21,6 +21,7 @@
 #include <nbdkit-plugin.h>
 
 #include "completion.h"
+#include "in-flight.h"
 #include "io-thread.h"
 #include "losses.h"
 #include "params.h"
@@ -74,6 +75,47 @@ issue_error (struct upstream *u)
   return err ? err : EIO;
 }
 
+/* What a piece's completion is told: its request, and when it was
+ * issued if it is timed (t0_us >= 0).
+ */
+struct piece_clock {
+  struct request *req;
+  int64_t t0_us;
+};
+
+static int
+piece_completed (void *vp, int *error)
+{
+  in_flight_release (-1);
+  return request_completed (vp, error);
+}
+
+static int
+timed_piece_completed (void *vp, int *error)
+{
+  struct piece_clock *c = vp;
+
+  in_flight_release (in_flight_now_us () - c->t0_us);
+  return request_completed (c->req, error);
+}
+
+/* The callback of the next piece: the first read or write piece of a
+ * request is timed (in-flight.h says why only that one).
+ */
+static nbd_completion_callback
+piece_callback (struct request *req, struct piece_clock *clock, bool data)
+{
+  if (data && clock->t0_us < 0) {
+    clock->t0_us = in_flight_now_us ();
+    return (nbd_completion_callback) {
+      .callback = timed_piece_completed, .user_data = clock,
+    };
+  }
+  return (nbd_completion_callback) {
+    .callback = piece_completed, .user_data = req,
+  };
+}
+
 /* Issue every piece of one request and wait for them.  Records in
  * gens[i] the generation of each connection i it used, in *used which.
  */
@@ -86,14 +128,19 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
   struct request req;
+  struct piece_clock clock = { .req = &req, .t0_us = -1 };
 
   *used = 0;
   request_init (&req);
   while (stripe_next_piece (&pool.map, &off, &remaining, max, &p)) {
     struct upstream *u = &pool.conn[p.owner];
     void *pbuf = stripe_piece_buf (buf, offset, &p);
+    nbd_completion_callback cb;
     int err = 0;
 
+    /* Before the handle lock: a wait here must not hold up a reconnect. */
+    in_flight_acquire ();
+    cb = piece_callback (&req, &clock, data);
     request_hold (&req);
     pthread_rwlock_rdlock (&u->handle_lock);
     if (!(*used & (UINT64_C (1) << p.owner))) {
@@ -103,12 +150,14 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     /* A server going away gets nothing new (io-thread.c). */
     if (atomic_load (&u->leaving))
       err = ESHUTDOWN;
-    else if (issue (op, u, pbuf, &p, lflags, request_callback (&req)) == -1)
+    else if (issue (op, u, pbuf, &p, lflags, cb) == -1)
       err = issue_error (u);
     else
       upstream_issued (u, u->nbd);
     pthread_rwlock_unlock (&u->handle_lock);
     if (err) {
+      /* Never issued: no completion will release it. */
+      in_flight_release (-1);
       request_release (&req, err);
       break;
     }

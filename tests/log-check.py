@@ -12,6 +12,10 @@
 #   log-check.py flushes LOG N
 #       The last flush of each of N connections overlapped in time with
 #       all the others: they ran in parallel.
+#   log-check.py in-flight LOG
+#       Prints "MOST LATE": the most writes, zeroes and trims that were
+#       ever in flight at once at the server, and the most in the later
+#       half of them (by start), when a limit that adapts has settled.
 
 import re
 import sys
@@ -66,6 +70,30 @@ def flushes(log, n):
     print(f"{n} flushes overlapped for {earliest_end - latest_start:.3f}s")
 
 
+def in_flight(log):
+    starts, events = 0, []
+    for line in open(log):
+        m = re.search(r"connection=(\d+) (\.\.\.)?(Write|Zero|Trim) id=(\d+)",
+                      line)
+        if m:
+            done = m.group(2) is not None
+            events.append((stamp(line), done))
+            starts += not done
+    if starts == 0:
+        sys.exit("no writes in the log")
+    now = most = late = seen = 0
+    for _, done in events:
+        if done:
+            now -= 1
+            continue
+        now += 1
+        seen += 1
+        most = max(most, now)
+        if seen > starts // 2:
+            late = max(late, now)
+    print(most, late)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "ownership":
@@ -73,5 +101,7 @@ if __name__ == "__main__":
                   int(args[3]) if len(args) > 3 else None)
     elif cmd == "flushes":
         flushes(args[0], int(args[1]))
+    elif cmd == "in-flight":
+        in_flight(args[0])
     else:
         sys.exit(f"unknown check {cmd}")

@@ -32,6 +32,11 @@ refused 'segment-size=3M: must be a power of 2' \
 refused 'segment-size=1X: cannot parse' "$plugin" "$up" segment-size=1X
 refused 'segment-size=256: must be between' "$plugin" "$up" segment-size=256
 refused 'segment-size=2G: must be between' "$plugin" "$up" segment-size=2G
+refused 'max-in-flight=0: expecting auto or a number from 1 to 65536' \
+  "$plugin" "$up" max-in-flight=0
+refused 'max-in-flight=65537: expecting auto' "$plugin" "$up" max-in-flight=65537
+refused 'max-in-flight=some: expecting auto' "$plugin" "$up" max-in-flight=some
+refused 'max-in-flight=-1: expecting auto' "$plugin" "$up" max-in-flight=-1
 refused 'connect-timeout=0' "$plugin" "$up" connect-timeout=0
 refused 'connect-timeout=soon' "$plugin" "$up" connect-timeout=soon
 refused 'tls=maybe' "$plugin" "$up" tls=maybe
@@ -89,7 +94,9 @@ echo "silent server refused after ${elapsed_ms}ms"
 accepted "$up"
 accepted uri="$up" connections=1 segment-size=512
 accepted "$up" connections=64 segment-size=1G connect-timeout=0.5
-accepted socket="$(sock up)" connections=3 segment-size=64k
+accepted socket="$(sock up)" connections=3 segment-size=64k max-in-flight=1
+accepted "$up" max-in-flight=AUTO
+accepted "$up" max-in-flight=65536
 port=$(free_port)
 start_server tcp "$tmp/tcp.pid" \
   nbdkit -f -P "$tmp/tcp.pid" -i 127.0.0.1 -p "$port" memory 16M

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
+/* nbdkit-multicopy plugin: the in-flight limit's arithmetic. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow-limit.h"
+
+void
+flow_limit_init (struct flow_limit *fl, unsigned start, unsigned max)
+{
+  fl->fixed = max > 0;
+  fl->limit = fl->fixed ? max : start;
+  if (!fl->fixed && fl->limit < FLOW_MIN)
+    fl->limit = FLOW_MIN;
+  if (fl->limit > FLOW_MAX)
+    fl->limit = FLOW_MAX;
+  fl->base_us = fl->prev_base_us = -1;
+  fl->window_end_us = 0;
+  fl->round_min_us = -1;
+  fl->round_samples = 0;
+  fl->round_peak = 0;
+}
+
+static int64_t
+shorter (int64_t a, int64_t b)
+{
+  return a == -1 ? b : b == -1 ? a : a < b ? a : b;
+}
+
+bool
+flow_limit_sample (struct flow_limit *fl, int64_t now_us, int64_t rtt_us)
+{
+  double target, cap;
+  int64_t base, trip;
+
+  if (fl->fixed)
+    return false;
+  if (rtt_us < 1)
+    rtt_us = 1;
+  if (now_us >= fl->window_end_us) {
+    fl->prev_base_us = fl->base_us;
+    fl->base_us = -1;
+    fl->window_end_us = now_us + FLOW_BASE_WINDOW_US;
+  }
+  fl->base_us = shorter (fl->base_us, rtt_us);
+  fl->round_min_us = shorter (fl->round_min_us, rtt_us);
+
+  /* A round: about half the pieces the limit lets out, so that the
+   * limit can move several times within one round trip of the slowest
+   * upstream and still sees enough trips to find a lucky one.
+   */
+  if (++fl->round_samples < (unsigned) fl->limit / 2 + 1)
+    return false;
+
+  base = shorter (fl->base_us, fl->prev_base_us);
+  trip = fl->round_min_us;
+  target = fl->limit * (double) base / (double) trip + FLOW_QUEUED;
+
+  /* A round that never reached the limit says nothing about more:
+   * grow only to twice what was used, so that a limit grown while the
+   * clients sent little does not let a burst flood the upstream later.
+   */
+  cap = 2.0 * fl->round_peak + FLOW_QUEUED;
+  if (target > cap && fl->round_peak < (unsigned) fl->limit)
+    target = cap > fl->limit ? cap : fl->limit;
+
+  fl->limit = (fl->limit + target) / 2;
+  if (fl->limit < FLOW_MIN)
+    fl->limit = FLOW_MIN;
+  if (fl->limit > FLOW_MAX)
+    fl->limit = FLOW_MAX;
+
+  fl->round_samples = 0;
+  fl->round_min_us = -1;
+  fl->round_peak = 0;
+  return true;
+}

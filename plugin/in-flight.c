@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
+/* nbdkit-multicopy plugin: the in-flight gate (in-flight.h). */
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "flow-limit.h"
+#include "in-flight.h"
+
+/* The limit starts this many times the connections, above what usual
+ * clients keep in flight, so that a copy does not start throttled.
+ */
+#define START_PER_CONNECTION 4
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t room = PTHREAD_COND_INITIALIZER;
+static struct flow_limit fl;
+static unsigned in_flight, waiting;
+
+int64_t
+in_flight_now_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+in_flight_init (unsigned connections, unsigned max)
+{
+  pthread_mutex_lock (&lock);
+  flow_limit_init (&fl, START_PER_CONNECTION * connections, max);
+  pthread_mutex_unlock (&lock);
+  nbdkit_debug ("pieces in flight: %s, starting at %u",
+                max ? "fixed" : "adapting", flow_limit_get (&fl));
+}
+
+void
+in_flight_acquire (void)
+{
+  pthread_mutex_lock (&lock);
+  while (in_flight >= flow_limit_get (&fl)) {
+    waiting++;
+    pthread_cond_wait (&room, &lock);
+    waiting--;
+  }
+  in_flight++;
+  flow_limit_issued (&fl, in_flight);
+  pthread_mutex_unlock (&lock);
+}
+
+void
+in_flight_release (int64_t rtt_us)
+{
+  unsigned before;
+
+  pthread_mutex_lock (&lock);
+  in_flight--;
+  before = flow_limit_get (&fl);
+  if (rtt_us >= 0 && flow_limit_sample (&fl, in_flight_now_us (), rtt_us) &&
+      flow_limit_get (&fl) > before + 1)
+    /* Room for more than the one this release made. */
+    pthread_cond_broadcast (&room);
+  else if (waiting && in_flight < flow_limit_get (&fl))
+    /* One, not all: a herd of woken workers costs more CPU than the
+     * limit saves.
+     */
+    pthread_cond_signal (&room);
+  pthread_mutex_unlock (&lock);
+}
+
+unsigned
+in_flight_limit (void)
+{
+  unsigned r;
+
+  pthread_mutex_lock (&lock);
+  r = flow_limit_get (&fl);
+  pthread_mutex_unlock (&lock);
+  return r;
+}

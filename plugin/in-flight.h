@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
+/* nbdkit-multicopy plugin: the gate that keeps the pieces in flight
+ * upstream, over all connections and clients, within the limit of
+ * flow-limit.h.  A piece over the limit waits in the worker thread
+ * that issues it, so that ownership never changes: the piece still
+ * goes to its stripe's connection, only later.
+ */
+
+#ifndef MULTICOPY_IN_FLIGHT_H
+#define MULTICOPY_IN_FLIGHT_H
+
+#include <stdint.h>
+
+/* max-in-flight=N (0: auto), from the pool once it knows how many
+ * connections came up.
+ */
+extern void in_flight_init (unsigned connections, unsigned max);
+
+/* Before issuing a piece: waits while the limit is reached.  Every
+ * acquire is paired with one release, when the piece completes or
+ * could not be issued.
+ */
+extern void in_flight_acquire (void);
+
+/* rtt_us: how long the piece took, or -1 if it was not timed (only
+ * the first read or write piece of each request is: the others were
+ * issued behind it and would count its wait as theirs).
+ */
+extern void in_flight_release (int64_t rtt_us);
+
+/* Microseconds on the monotonic clock, for rtt_us. */
+extern int64_t in_flight_now_us (void);
+
+/* The limit now, for logs and stats. */
+extern unsigned in_flight_limit (void);
+
+#endif /* MULTICOPY_IN_FLIGHT_H */

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+# max-in-flight: how many pieces the upstream has in flight at once,
+# over all connections, counted by a log filter in front of it.
+#  - max-in-flight=2 is never exceeded.
+#  - auto, in front of a server whose bandwidth is all it has (nbdkit's
+#    rate filter, 200 Mbit/s over all connections, behind the log
+#    filter so that the log sees what waits in it): more in flight only
+#    queue there, so once settled the limit holds them to a handful,
+#    where a limit of 1000 lets nbdcopy's whole window through.
+#  The copies stay byte for byte right.
+source "$(dirname "$0")/functions.sh"
+requires qemu-img nbdcopy python3
+
+make_source src 64
+
+# copy NAME PARAMS...: nbdcopy of src through multicopy into a fresh
+# rate-bound server logged to $tmp/NAME.upstream; prints MOST LATE.
+copy ()
+{
+  local name=$1
+  shift
+  start_nbdkit "$name-up" --filter=log --filter=rate \
+    memory 64M rate=200M burstiness=0.02 logfile="$tmp/$name.upstream"
+  start_multicopy "$name" "$name-up" connections=8 segment-size=1M "$@"
+  nbdcopy_4 "$name-copy" "$(uri "$name")"
+  qemu-img compare -q -f raw -F raw "$tmp/src.raw" "$(uri "$name")" ||
+    fail "$name: the copy differs from the source"
+  stop_server "$name"
+  stop_server "$name-up"
+  "$top/tests/log-check.py" in-flight "$tmp/$name.upstream"
+}
+
+read -r most late <<<"$(copy fixed max-in-flight=2)"
+echo "max-in-flight=2: at most $most in flight"
+[ "$most" -le 2 ] || fail "max-in-flight=2, yet $most were in flight at once"
+[ "$most" -eq 2 ] || fail "max-in-flight=2 let only $most out at once"
+
+read -r most late <<<"$(copy open max-in-flight=1000)"
+echo "max-in-flight=1000: at most $most in flight, $late in the later half"
+[ "$late" -ge 12 ] ||
+  fail "without a limit only $late were in flight: the check below means nothing"
+
+read -r most late <<<"$(copy auto)"
+echo "auto: at most $most in flight, $late in the later half"
+grep -q 'pieces in flight: adapting' "$tmp/auto.log" ||
+  fail "auto did not say that it adapts"
+[ "$late" -le 8 ] ||
+  fail "auto let $late pieces queue at a server bound by its bandwidth"
