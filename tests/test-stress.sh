@@ -25,6 +25,15 @@ n=$(log_count_by_connection "$tmp/up.trace" Write | wc -l)
 "$top/tests/log-check.py" ownership "$tmp/up.trace" 65536 4 4
 stop_server up
 
+# Pieces that wait for room in flight: 8 clients' requests cut into
+# many pieces, only 3 out at a time.
+echo "== plugin: the same with max-in-flight=3"
+start_nbdkit up3 "$wbcache" size=16M
+start_multicopy mc3 up3 connections=4 segment-size=64K max-in-flight=3
+timeout $((secs + 60)) "$stress" "$(uri mc3)" "$secs" 8 "$(uri up3)"
+stop_server mc3
+stop_server up3
+
 # wbcache has no multi-conn, but every client of the filter goes
 # through the same contexts: 8 clients, which must see each other.
 echo "== filter: 8 clients over 4 shared contexts of the wbcache plugin"
