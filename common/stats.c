@@ -164,6 +164,8 @@ write_file (const struct stats_source *src)
     fputc ('\n', fp);
   }
   print_balance (fp, src);
+  if (src->more)
+    src->more (fp);
   if (fclose (fp) == EOF || rename (tmp_path, path) == -1)
     nbdkit_debug ("stats: %s: %m", path);
 }
@@ -243,5 +245,11 @@ stats_debug (const struct stats_source *src)
     nbdkit_debug ("%s", line);
     free (line);
     line = NULL;
+  }
+  if (src->more && (fp = open_memstream (&line, &len)) != NULL) {
+    src->more (fp);
+    fclose (fp);
+    nbdkit_debug ("%.*s", (int) strcspn (line, "\n"), line);
+    free (line);
   }
 }

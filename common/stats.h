@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "route-op.h"
 
@@ -53,6 +54,8 @@ struct stats_source {
   unsigned (*server_of) (unsigned i);
   const char *(*server_name) (unsigned s);
   unsigned nr_servers;
+  /* What else to say, on its own line after the balance (or NULL). */
+  void (*more) (FILE *fp);
 };
 
 /* .config of stats=FILE: 0, or -1 with an error naming the key. */

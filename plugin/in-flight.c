@@ -5,7 +5,9 @@
 /* nbdkit-multicopy plugin: the in-flight gate (in-flight.h). */
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #define NBDKIT_API_VERSION 2
@@ -23,6 +25,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t room = PTHREAD_COND_INITIALIZER;
 static struct flow_limit fl;
 static unsigned in_flight, waiting;
+static unsigned most;           /* the most ever in flight at once */
 
 int64_t
 in_flight_now_us (void)
@@ -53,6 +56,8 @@ in_flight_acquire (void)
     waiting--;
   }
   in_flight++;
+  if (in_flight > most)
+    most = in_flight;
   flow_limit_issued (&fl, in_flight);
   pthread_mutex_unlock (&lock);
 }
@@ -86,4 +91,20 @@ in_flight_limit (void)
   r = flow_limit_get (&fl);
   pthread_mutex_unlock (&lock);
   return r;
+}
+
+void
+in_flight_print (FILE *fp)
+{
+  unsigned now, limit, top;
+  bool fixed;
+
+  pthread_mutex_lock (&lock);
+  now = in_flight;
+  limit = flow_limit_get (&fl);
+  fixed = fl.fixed;
+  top = most;
+  pthread_mutex_unlock (&lock);
+  fprintf (fp, "in-flight=%u limit=%u %s most=%u\n",
+           now, limit, fixed ? "fixed" : "auto", top);
 }

@@ -13,6 +13,7 @@
 #define MULTICOPY_IN_FLIGHT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* max-in-flight=N (0: auto), from the pool once it knows how many
  * connections came up.
@@ -34,7 +35,10 @@ extern void in_flight_release (int64_t rtt_us);
 /* Microseconds on the monotonic clock, for rtt_us. */
 extern int64_t in_flight_now_us (void);
 
-/* The limit now, for logs and stats. */
+/* The limit now, for logs. */
 extern unsigned in_flight_limit (void);
+
+/* The stats=FILE line: "in-flight=NOW limit=L auto|fixed most=M". */
+extern void in_flight_print (FILE *fp);
 
 #endif /* MULTICOPY_IN_FLIGHT_H */

@@ -243,6 +243,7 @@ server_name (unsigned s)
 static struct stats_source stats_source = {
   .what = "plugin", .label = "connection", .get = conn_stats,
   .has_reconnects = 1, .server_of = conn_server, .server_name = server_name,
+  .more = in_flight_print,
 };
 
 int

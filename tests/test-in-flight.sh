@@ -16,7 +16,8 @@ requires qemu-img nbdcopy python3
 make_source src 64
 
 # copy NAME PARAMS...: nbdcopy of src through multicopy into a fresh
-# rate-bound server logged to $tmp/NAME.upstream; prints MOST LATE.
+# rate-bound server logged to $tmp/NAME.upstream; MOST LATE go to
+# $tmp/NAME.in-flight (stdout also has what stop_server says).
 copy ()
 {
   local name=$1
@@ -29,20 +30,24 @@ copy ()
     fail "$name: the copy differs from the source"
   stop_server "$name"
   stop_server "$name-up"
-  "$top/tests/log-check.py" in-flight "$tmp/$name.upstream"
+  "$top/tests/log-check.py" in-flight "$tmp/$name.upstream" \
+    >"$tmp/$name.in-flight"
 }
 
-read -r most late <<<"$(copy fixed max-in-flight=2)"
+copy fixed max-in-flight=2
+read -r most late <"$tmp/fixed.in-flight"
 echo "max-in-flight=2: at most $most in flight"
 [ "$most" -le 2 ] || fail "max-in-flight=2, yet $most were in flight at once"
 [ "$most" -eq 2 ] || fail "max-in-flight=2 let only $most out at once"
 
-read -r most late <<<"$(copy open max-in-flight=1000)"
+copy open max-in-flight=1000
+read -r most late <"$tmp/open.in-flight"
 echo "max-in-flight=1000: at most $most in flight, $late in the later half"
 [ "$late" -ge 12 ] ||
   fail "without a limit only $late were in flight: the check below means nothing"
 
-read -r most late <<<"$(copy auto)"
+copy auto
+read -r most late <"$tmp/auto.in-flight"
 echo "auto: at most $most in flight, $late in the later half"
 grep -q 'pieces in flight: adapting' "$tmp/auto.log" ||
   fail "auto did not say that it adapts"

@@ -39,6 +39,20 @@ done
 grep -q '^balance=1.50 max=196608 connection=1 min=131072' "$tmp/mc.stats" ||
   fail "balance line: $(grep balance "$tmp/mc.stats")"
 grep -q '^# nbdkit-multicopy plugin ' "$tmp/mc.stats" || fail "no header"
+# 8 pieces at once from the first write, within the limit of 4 a
+# connection it starts at; nothing left out at the end.
+grep -qE '^in-flight=0 limit=[0-9]+ auto most=8$' "$tmp/mc.stats" ||
+  fail "in-flight line: $(grep in-flight "$tmp/mc.stats")"
+stop_server up
+
+echo "== plugin: a fixed in-flight limit is shown, and held to"
+start_nbdkit up memory 16M
+start_multicopy mc up connections=4 segment-size=64K max-in-flight=3 \
+  stats="$tmp/mc.stats"
+nbdsh -u "$(uri mc)" -c 'h.pwrite(b"x" * (8 * 65536), 0)'
+stop_server mc
+grep -qE '^in-flight=0 limit=3 fixed most=3$' "$tmp/mc.stats" ||
+  fail "in-flight line: $(grep in-flight "$tmp/mc.stats")"
 stop_server up
 
 echo "== plugin: reconnects and lost writes are counted where they happen"
