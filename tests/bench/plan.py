@@ -39,6 +39,9 @@ def config(name):
         return ("multicopy", 0, "-", "-")
     if name == "mc-default-sockbuf0":
         return ("multicopy", 0, "-", "-D_multicopy.sockbuf=0")
+    # OPTS without a leading "-" are plugin parameters, not nbdkit's.
+    if name == "mc-default-unlimited":
+        return ("multicopy", 0, "-", "max-in-flight=65536")
     # mc-cN or mc-cN-sSEG
     parts = name.split("-")
     conns = int(parts[1][1:])
@@ -70,7 +73,8 @@ def full():
     for c in CLIENTS:
         yield "cpu", c, ["direct", "nbd-plugin", "mc-c1", "mc-c4",
                          "mc-default", "mc-c16-s8M", "mc-c64",
-                         "mc-default-sockbuf0", "filter-default"]
+                         "mc-default-unlimited", "mc-default-sockbuf0",
+                         "filter-default"]
 
 
 PLANS = {"quick": quick, "full": full}

@@ -310,7 +310,8 @@ def notes(cpu, dst, cross):
                     line += f"; the defaults hide {h:.0%} of the delay"
             out.append(line + ".")
     for c in ("qemu-img-m8", "nbdcopy"):
-        for cfg in ("mc-c1", "mc-default", "mc-c16-s8M", "mc-c64", "direct"):
+        for cfg in ("mc-c1", "mc-default", "mc-default-unlimited",
+                    "mc-c16-s8M", "mc-c64", "direct"):
             r = ratio("cpu", c, cfg, "nbd-plugin")
             if r:
                 out.append(f"* CPU-bound, {CLIENT_TITLE[c]}: {cfg} takes "
@@ -414,7 +415,9 @@ def main():
                "drift.  CPU is user and system time per GiB of the "
                "source, from /proc: the proxy's at the end of each run, "
                "the destination server's since it started.  `mc-c1` is "
-               "multicopy with one upstream connection: the hop alone.",
+               "multicopy with one upstream connection: the hop alone; "
+               "`mc-default-unlimited` is the defaults with the in-flight "
+               "limit off (max-in-flight=65536).",
                "", cpu_bound, ""]
     if cpu:
         md += ["## The proxy's CPU", "",

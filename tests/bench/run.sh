@@ -80,9 +80,12 @@ prepare_cmd ()
 {
   local scenario=$1 client=$2 name=$3 route=$4 conns=$5 seg=$6 opts=$7
   [ "$seg" = - ] && seg=
+  local params=
   [ "$opts" = - ] && opts= || opts=${opts//_/ }
+  # nbdkit options start with "-"; the rest are the plugin's parameters.
+  [ "${opts#-}" != "$opts" ] || { params=$opts; opts=; }
   echo "BENCH_LABEL='$scenario $client $name' MULTICOPY_NBDKIT_OPTS='$opts'" \
-       "$servers start $scenario $route $conns $seg"
+       "MULTICOPY_PARAMS='$params' $servers start $scenario $route $conns $seg"
 }
 
 # Through multicopy with its defaults, checked byte for byte before

@@ -24,7 +24,8 @@
 # The client connects to $BENCH_DIR/client.sock.  $BENCH_SIZE is the
 # destination size.  MULTICOPY_PLUGIN and MULTICOPY_FILTER name other
 # builds to time (another commit, say) instead of this tree's;
-# MULTICOPY_NBDKIT_OPTS adds nbdkit options (-D flags, say) before them.
+# MULTICOPY_NBDKIT_OPTS adds nbdkit options (-D flags, say) before them;
+# MULTICOPY_PARAMS adds parameters of the plugin after its own.
 set -euo pipefail
 
 dir=${BENCH_DIR:?}
@@ -133,7 +134,8 @@ start ()
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" nbd uri="$dst" ;;
     multicopy)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
-        ${MULTICOPY_NBDKIT_OPTS:-} "$plugin" "$dst" "${params[@]}" ;;
+        ${MULTICOPY_NBDKIT_OPTS:-} "$plugin" "$dst" "${params[@]}" \
+        ${MULTICOPY_PARAMS:-} ;;
     filter)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
         --filter="$filter" nbd uri="$dst" \
