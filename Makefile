@@ -84,11 +84,12 @@ docs/nbdkit-multicopy-filter.1: docs/nbdkit-multicopy-filter.pod Makefile
 	$(POD2MAN) --name=NBDKIT-MULTICOPY-FILTER > $@
 
 # Test programs and the upstream fixture.
-tests/test-stripe: tests/test-stripe.c common/stripe.o
-	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $^
+tests/test-stripe: tests/test-stripe.c common/stripe.o tests/unit-check.h
+	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $(filter-out %.h,$^)
 
-tests/test-flow-limit: tests/test-flow-limit.c plugin/flow-limit.o
-	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Iplugin -o $@ $^
+tests/test-flow-limit: tests/test-flow-limit.c plugin/flow-limit.o \
+                       tests/unit-check.h
+	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Iplugin -o $@ $(filter-out %.h,$^)
 
 # Not sanitized either: it holds up to 96 locks at once, past what
 # ThreadSanitizer can track, and what it checks is the plugin.

@@ -28,21 +28,10 @@
 #include <stdlib.h>
 
 #include "flow-limit.h"
+#include "unit-check.h"
 
 #define MAX_OUT 1024
 #define SECOND 1000000
-
-static unsigned failures;
-
-#define CHECK(cond, ...)                                        \
-  do {                                                          \
-    if (!(cond)) {                                              \
-      fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf (stderr, __VA_ARGS__);                            \
-      fprintf (stderr, "\n");                                   \
-      failures++;                                               \
-    }                                                           \
-  } while (0)
 
 struct model {
   unsigned lanes;               /* 0: serves every piece at once */

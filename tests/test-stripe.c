@@ -17,22 +17,11 @@
 #include <stdlib.h>
 
 #include "stripe.h"
+#include "unit-check.h"
 
 #define KiB (UINT64_C (1) << 10)
 #define MiB (UINT64_C (1) << 20)
 #define GiB (UINT64_C (1) << 30)
-
-static unsigned failures;
-
-#define CHECK(cond, ...)                                        \
-  do {                                                          \
-    if (!(cond)) {                                              \
-      fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf (stderr, __VA_ARGS__);                            \
-      fprintf (stderr, "\n");                                   \
-      failures++;                                               \
-    }                                                           \
-  } while (0)
 
 struct expect { uint64_t offset, count; unsigned owner; };
 
