@@ -41,7 +41,8 @@ PLUGIN  = plugin/nbdkit-multicopy-plugin.so
 FILTER  = filter/nbdkit-multicopy-filter.so
 MANS    = nbdkit-multicopy-plugin.1 docs/nbdkit-multicopy-filter.1
 
-COMMON_OBJS = common/stripe.o common/params.o common/stats.o
+COMMON_OBJS = common/stripe.o common/params.o common/stats.o \
+              common/flow-limit.o common/in-flight.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 
@@ -87,9 +88,9 @@ docs/nbdkit-multicopy-filter.1: docs/nbdkit-multicopy-filter.pod Makefile
 tests/test-stripe: tests/test-stripe.c common/stripe.o tests/unit-check.h
 	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $(filter-out %.h,$^)
 
-tests/test-flow-limit: tests/test-flow-limit.c plugin/flow-limit.o \
+tests/test-flow-limit: tests/test-flow-limit.c common/flow-limit.o \
                        tests/unit-check.h
-	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Iplugin -o $@ $(filter-out %.h,$^)
+	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $(filter-out %.h,$^)
 
 # Not sanitized either: it holds up to 96 locks at once, past what
 # ThreadSanitizer can track, and what it checks is the plugin.

@@ -2,7 +2,9 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* nbdkit-multicopy: parsing connections= and segment-size=. */
+/* nbdkit-multicopy: parsing connections=, segment-size= and
+ * max-in-flight=.
+ */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Only the helpers of nbdkit-common.h are used here; the plugin and
  * the filter both get them from the server at run time.
@@ -17,6 +20,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "flow-limit.h"
 #include "params.h"
 
 /* nbdkit passes keys that point into argv, which outlives us. */
@@ -134,5 +138,23 @@ multicopy_check_block_size (uint64_t segment_size,
                   "%s's preferred block size %" PRIu32
                   ": requests will be split more than needed",
                   segment_size, below, preferred);
+  return 0;
+}
+
+int
+multicopy_parse_max_in_flight (const char *value, unsigned *max)
+{
+  uint64_t n;
+
+  if (strcasecmp (value, "auto") == 0) {
+    *max = 0;
+    return 0;
+  }
+  if (!decimal (value, FLOW_MAX, &n) || n < 1) {
+    nbdkit_error ("max-in-flight=%s: expecting auto or a number from 1 "
+                  "to %d", value, FLOW_MAX);
+    return -1;
+  }
+  *max = n;
   return 0;
 }

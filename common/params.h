@@ -3,8 +3,8 @@
  */
 
 /* nbdkit-multicopy: the parameters that plugin and filter share,
- * connections= and segment-size=, with one set of defaults, limits
- * and error messages.
+ * connections=, segment-size= and max-in-flight=, with one set of
+ * defaults, limits and error messages.
  */
 
 #ifndef MULTICOPY_PARAMS_H
@@ -29,13 +29,20 @@
 #define MULTICOPY_SEGMENT_SIZE_HELP \
   "segment-size=<SIZE>  Stripe size, a power of 2 from 512 to 1G\n" \
   "                     (default 2M)."
+#define MULTICOPY_MAX_IN_FLIGHT_HELP \
+  "                     auto follows their round trips (default); N is\n" \
+  "                     a fixed limit, 1..65536."
 #define MULTICOPY_PLUGIN_PARAMS_HELP \
   "connections=<N>      Upstream connections, 1..64 (default 16).\n" \
-  MULTICOPY_SEGMENT_SIZE_HELP
+  MULTICOPY_SEGMENT_SIZE_HELP "\n" \
+  "max-in-flight=auto|<N>  Pieces in flight upstream, over all connections:\n" \
+  MULTICOPY_MAX_IN_FLIGHT_HELP
 #define MULTICOPY_FILTER_PARAMS_HELP \
   "connections=<N>      Contexts of the plugin below, shared by every\n" \
   "                     client, 1..64 (default 16).\n" \
-  MULTICOPY_SEGMENT_SIZE_HELP
+  MULTICOPY_SEGMENT_SIZE_HELP "\n" \
+  "max-in-flight=auto|<N>  Pieces in flight below, over all contexts:\n" \
+  MULTICOPY_MAX_IN_FLIGHT_HELP
 
 /* A key that takes one value: 0 the first time it is given, -1 (with
  * an error naming it) the second.
@@ -49,6 +56,9 @@ extern int multicopy_parse_connections (const char *value,
                                         unsigned *connections);
 extern int multicopy_parse_segment_size (const char *value,
                                          uint64_t *segment_size);
+/* auto gives 0. */
+extern int multicopy_parse_max_in_flight (const char *value,
+                                          unsigned *max);
 
 /* Stripe boundaries split requests, so they must fall on the
  * upstream's block boundaries: segment-size must be a multiple of

@@ -21,6 +21,7 @@
 
 #include "below.h"
 #include "errseq.h"
+#include "in-flight.h"
 #include "params.h"
 #include "pool.h"
 #include "route.h"
@@ -28,6 +29,7 @@
 
 static unsigned connections = MULTICOPY_CONNECTIONS_DEFAULT;
 static uint64_t segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
+static unsigned max_in_flight;  /* 0: auto */
 
 static int
 multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
@@ -39,6 +41,9 @@ multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   if (strcmp (key, "segment-size") == 0)
     return multicopy_param_once (key) == -1 ? -1 :
       multicopy_parse_segment_size (value, &segment_size);
+  if (strcmp (key, "max-in-flight") == 0)
+    return multicopy_param_once (key) == -1 ? -1 :
+      multicopy_parse_max_in_flight (value, &max_in_flight);
   if (strcmp (key, "stats") == 0)
     return stats_config (key, value);
   below_config (key, value);
@@ -66,6 +71,7 @@ context_stats (unsigned i)
 
 static struct stats_source stats_source = {
   .what = "filter", .label = "context", .get = context_stats,
+  .more = in_flight_print,
 };
 
 static int
@@ -86,6 +92,7 @@ multicopy_get_ready (int thread_model)
    * apart in one shared context: the pool locks each context.
    */
   pool_set_locking (thread_model != NBDKIT_THREAD_MODEL_PARALLEL);
+  in_flight_init (connections, max_in_flight);
   return 0;
 }
 

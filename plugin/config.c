@@ -24,7 +24,6 @@
 #include <nbdkit-plugin.h>
 
 #include "config.h"
-#include "flow-limit.h"
 #include "params.h"
 #include "stats.h"
 
@@ -81,29 +80,6 @@ parse_seconds (const char *key, const char *value, bool zero_ok,
   *ms = (unsigned) (s * 1000 + 0.5);
   if (*ms == 0 && s > 0)
     *ms = 1;
-  return 0;
-}
-
-/* max-in-flight=auto or a number of pieces. */
-static int
-parse_max_in_flight (const char *value, unsigned *max)
-{
-  char *end;
-  unsigned long n;
-
-  if (strcasecmp (value, "auto") == 0) {
-    *max = 0;
-    return 0;
-  }
-  errno = 0;
-  n = strtoul (value, &end, 10);
-  if (errno || end == value || *end != '\0' || value[0] == '-' ||
-      n < 1 || n > FLOW_MAX) {
-    nbdkit_error ("max-in-flight=%s: expecting auto or a number from 1 "
-                  "to %d", value, FLOW_MAX);
-    return -1;
-  }
-  *max = n;
   return 0;
 }
 
@@ -207,7 +183,7 @@ config_key (const char *key, const char *value)
   else if (strcmp (key, "segment-size") == 0)
     return multicopy_parse_segment_size (value, &config.segment_size);
   else if (strcmp (key, "max-in-flight") == 0)
-    return parse_max_in_flight (value, &config.max_in_flight);
+    return multicopy_parse_max_in_flight (value, &config.max_in_flight);
   else if (strcmp (key, "connect-timeout") == 0)
     return parse_seconds (key, value, false, &config.connect_timeout_ms);
   else if (strcmp (key, "retry") == 0) {

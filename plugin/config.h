@@ -74,9 +74,6 @@ extern void config_free (void);
   "vsock=<CID>          Upstream AF_VSOCK context ID, instead of uri.\n" \
   "port=<PORT>          Port with hostname or vsock (default 10809).\n" \
   "export=<NAME>        Export name with socket or hostname (default \"\").\n" \
-  "max-in-flight=auto|<N>  Pieces in flight upstream, over all\n" \
-  "                     connections: auto follows the upstream's round\n" \
-  "                     trips (default); N, a fixed limit.\n" \
   "connect-timeout=<S>  Seconds that all the handshakes of one attempt\n" \
   "                     may take together (default 10).\n" \
   "retry=<S>            Seconds to keep trying to reach the upstream at\n" \

@@ -14,6 +14,12 @@ refused 'segment-size=3M: must be a power of 2' \
   --filter="$filter" memory 16M segment-size=3M
 refused 'segment-size=1Q: cannot parse' \
   --filter="$filter" memory 16M segment-size=1Q
+refused 'max-in-flight=0: expecting auto or a number from 1 to 65536' \
+  --filter="$filter" memory 16M max-in-flight=0
+refused 'max-in-flight=lots: expecting auto' \
+  --filter="$filter" memory 16M max-in-flight=lots
+refused 'max-in-flight= is given twice' \
+  --filter="$filter" memory 16M max-in-flight=2 max-in-flight=2
 refused 'connections= is given twice' \
   --filter="$filter" memory 16M connections=2 connections=2
 refused 'segment-size= is given twice' \

@@ -2,7 +2,7 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* Unit test of plugin/flow-limit.h: the in-flight limit against model
+/* Unit test of common/flow-limit.h: the in-flight limit against model
  * upstreams, in simulated time.
  *
  * A client always has `demand` pieces it wants out; the gate lets out

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
-# max-in-flight: how many pieces the upstream has in flight at once,
-# over all connections, counted by a log filter in front of it.
+# max-in-flight, of the plugin and of the filter (over nbdkit's nbd
+# plugin): how many pieces the upstream has in flight at once, over
+# all connections, counted by a log filter in front of it.
 #  - max-in-flight=2 is never exceeded.
 #  - auto, in front of a server whose bandwidth is all it has (nbdkit's
 #    rate filter, 200 Mbit/s over all connections, behind the log
@@ -15,16 +16,22 @@ requires qemu-img nbdcopy python3
 
 make_source src 64
 
-# copy NAME PARAMS...: nbdcopy of src through multicopy into a fresh
-# rate-bound server logged to $tmp/NAME.upstream; MOST LATE go to
+# copy NAME ROUTE PARAMS...: nbdcopy of src through multicopy (ROUTE
+# plugin, or filter over nbdkit's nbd plugin) into a fresh rate-bound
+# server logged to $tmp/NAME.upstream; MOST LATE go to
 # $tmp/NAME.in-flight (stdout also has what stop_server says).
 copy ()
 {
-  local name=$1
-  shift
+  local name=$1 route=$2
+  shift 2
   start_nbdkit "$name-up" --filter=log --filter=rate \
     memory 64M rate=200M burstiness=0.02 logfile="$tmp/$name.upstream"
-  start_multicopy "$name" "$name-up" connections=8 segment-size=1M "$@"
+  if [ "$route" = plugin ]; then
+    start_multicopy "$name" "$name-up" connections=8 segment-size=1M "$@"
+  else
+    start_nbdkit "$name" --filter="$filter" nbd uri="$(uri "$name-up")" \
+      connections=8 segment-size=1M "$@"
+  fi
   nbdcopy_4 "$name-copy" "$(uri "$name")"
   qemu-img compare -q -f raw -F raw "$tmp/src.raw" "$(uri "$name")" ||
     fail "$name: the copy differs from the source"
@@ -34,22 +41,25 @@ copy ()
     >"$tmp/$name.in-flight"
 }
 
-copy fixed max-in-flight=2
-read -r most late <"$tmp/fixed.in-flight"
-echo "max-in-flight=2: at most $most in flight"
-[ "$most" -le 2 ] || fail "max-in-flight=2, yet $most were in flight at once"
-[ "$most" -eq 2 ] || fail "max-in-flight=2 let only $most out at once"
+for route in plugin filter; do
+  echo "== $route"
+  copy "$route-fixed" $route max-in-flight=2
+  read -r most late <"$tmp/$route-fixed.in-flight"
+  echo "max-in-flight=2: at most $most in flight"
+  [ "$most" -le 2 ] || fail "max-in-flight=2, yet $most were in flight at once"
+  [ "$most" -eq 2 ] || fail "max-in-flight=2 let only $most out at once"
 
-copy open max-in-flight=1000
-read -r most late <"$tmp/open.in-flight"
-echo "max-in-flight=1000: at most $most in flight, $late in the later half"
-[ "$late" -ge 12 ] ||
-  fail "without a limit only $late were in flight: the check below means nothing"
+  copy "$route-open" $route max-in-flight=1000
+  read -r most late <"$tmp/$route-open.in-flight"
+  echo "max-in-flight=1000: at most $most in flight, $late in the later half"
+  [ "$late" -ge 12 ] ||
+    fail "without a limit only $late were in flight: the check below means nothing"
 
-copy auto
-read -r most late <"$tmp/auto.in-flight"
-echo "auto: at most $most in flight, $late in the later half"
-grep -q 'pieces in flight: adapting' "$tmp/auto.log" ||
-  fail "auto did not say that it adapts"
-[ "$late" -le 8 ] ||
-  fail "auto let $late pieces queue at a server bound by its bandwidth"
+  copy "$route-auto" $route
+  read -r most late <"$tmp/$route-auto.in-flight"
+  echo "auto: at most $most in flight, $late in the later half"
+  grep -q 'pieces in flight: adapting' "$tmp/$route-auto.log" ||
+    fail "auto did not say that it adapts"
+  [ "$late" -le 8 ] ||
+    fail "auto let $late pieces queue at a server bound by its bandwidth"
+done

@@ -22,6 +22,7 @@ keys_help=$(grep -oE '^[a-z-]+=' <<<"$help" | sort -u | tr -d =)
 keys_man=$(grep -oE '^=item B<[a-z-]+=' "$top/docs/nbdkit-multicopy-filter.pod" |
              sed 's/=item B<//; s/=$//' | sort -u)
 keys_help=$(comm -12 <(echo "$keys_help") <(echo "connections
+max-in-flight
 segment-size
 stats"))
 [ "$keys_help" = "$keys_man" ] ||

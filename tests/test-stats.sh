@@ -105,6 +105,9 @@ for i in 0 1; do
     fail "context $i: flush is not 1"
 done
 grep -q '^balance=1.00 ' "$tmp/fl.stats" || fail "filter balance line"
+# The filter's pieces go one at a time per request: one out at most.
+grep -qE '^in-flight=0 limit=[0-9]+ auto most=1$' "$tmp/fl.stats" ||
+  fail "filter in-flight line: $(grep in-flight "$tmp/fl.stats")"
 
 echo "== a file that cannot be written is refused at once"
 refused "stats=$tmp/none/x.stats: cannot write" \

@@ -25,7 +25,8 @@
 # destination size.  MULTICOPY_PLUGIN and MULTICOPY_FILTER name other
 # builds to time (another commit, say) instead of this tree's;
 # MULTICOPY_NBDKIT_OPTS adds nbdkit options (-D flags, say) before them;
-# MULTICOPY_PARAMS adds parameters of the plugin after its own.
+# MULTICOPY_PARAMS adds parameters of the plugin (or the filter) after
+# connections= and segment-size=.
 set -euo pipefail
 
 dir=${BENCH_DIR:?}
@@ -139,7 +140,7 @@ start ()
     filter)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" \
         --filter="$filter" nbd uri="$dst" \
-        "${params[@]}" 2>/dev/null ;;
+        "${params[@]}" ${MULTICOPY_PARAMS:-} 2>/dev/null ;;
     *) echo "servers.sh: unknown route $route" >&2; exit 1 ;;
   esac
   wait_socket "$dir/client.sock"

@@ -2,7 +2,7 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* nbdkit-multicopy plugin: the in-flight limit's arithmetic. */
+/* nbdkit-multicopy: the in-flight limit's arithmetic. */
 
 #include <stdbool.h>
 #include <stdint.h>

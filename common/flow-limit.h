@@ -2,8 +2,8 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* nbdkit-multicopy plugin: how many pieces the upstream should have in
- * flight, learnt from its round trips.
+/* nbdkit-multicopy: how many pieces the upstream (or the plugin below
+ * the filter) should have in flight, learnt from its round trips.
  *
  * More pieces in flight hide latency only while the upstream serves
  * them side by side.  Past that they wait in its queues and gain

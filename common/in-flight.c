@@ -2,7 +2,7 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* nbdkit-multicopy plugin: the in-flight gate (in-flight.h). */
+/* nbdkit-multicopy: the in-flight gate (in-flight.h). */
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <time.h>
 
+/* Only the helpers of nbdkit-common.h are used here; the plugin and
+ * the filter both get them from the server at run time.
+ */
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 

@@ -2,11 +2,12 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* nbdkit-multicopy plugin: the gate that keeps the pieces in flight
- * upstream, over all connections and clients, within the limit of
- * flow-limit.h.  A piece over the limit waits in the worker thread
- * that issues it, so that ownership never changes: the piece still
- * goes to its stripe's connection, only later.
+/* nbdkit-multicopy: the gate that keeps the pieces in flight below
+ * (upstream connections of the plugin, contexts of the filter), over
+ * all of them and all clients, within the limit of flow-limit.h.  A
+ * piece over the limit waits in the worker thread that issues it, so
+ * that ownership never changes: the piece still goes to its stripe's
+ * owner, only later.
  */
 
 #ifndef MULTICOPY_IN_FLIGHT_H
@@ -15,8 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* max-in-flight=N (0: auto), from the pool once it knows how many
- * connections came up.
+/* max-in-flight=N (0: auto), once it is known how many connections
+ * (or contexts) there are.
  */
 extern void in_flight_init (unsigned connections, unsigned max);
 
@@ -26,9 +27,9 @@ extern void in_flight_init (unsigned connections, unsigned max);
  */
 extern void in_flight_acquire (void);
 
-/* rtt_us: how long the piece took, or -1 if it was not timed (only
- * the first read or write piece of each request is: the others were
- * issued behind it and would count its wait as theirs).
+/* rtt_us: how long the piece took, or -1 if it was not timed (the
+ * plugin times only the first read or write piece of each request:
+ * the others were issued behind it and would count its wait as theirs).
  */
 extern void in_flight_release (int64_t rtt_us);
 
