@@ -53,6 +53,17 @@ if grep -F 'wbcache: overlap' "$tmp/fs.log"; then
   fail "two requests ran at once on one context"
 fi
 
+# The same with pieces waiting for room before they take a context's
+# lock.
+echo "== filter: serialize_requests with max-in-flight=2"
+start_nbdkit fs2 --filter="$filter" "$wbcache" size=16M serialize=requests \
+  connections=4 segment-size=64K max-in-flight=2
+timeout $((secs + 60)) "$stress" "$(uri fs2)" "$secs" 8
+stop_server fs2
+if grep -F 'wbcache: overlap' "$tmp/fs2.log"; then
+  fail "two requests ran at once on one context"
+fi
+
 echo "== filter: 8 clients over 4 contexts of the memory plugin"
 start_nbdkit fm --filter="$filter" memory 16M connections=4 segment-size=64K
 timeout $((secs + 60)) "$stress" "$(uri fm)" "$secs" 8
