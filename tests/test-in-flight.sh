@@ -14,7 +14,13 @@
 source "$(dirname "$0")/functions.sh"
 requires qemu-img nbdcopy python3
 
-make_source src 64
+# The server must stay the bottleneck: under valgrind the proxy is
+# many times slower, so the server is slowed down with it, and the
+# round trips are mostly valgrind's: there the copies are run for the
+# checker, and auto's bound is not asserted.
+mib=64 rate=200M
+[ "${MULTICOPY_CHECK:-}" != valgrind ] || rate=40M
+make_source src $mib
 
 # copy NAME ROUTE PARAMS...: nbdcopy of src through multicopy (ROUTE
 # plugin, or filter over nbdkit's nbd plugin) into a fresh rate-bound
@@ -25,7 +31,7 @@ copy ()
   local name=$1 route=$2
   shift 2
   start_nbdkit "$name-up" --filter=log --filter=rate \
-    memory 64M rate=200M burstiness=0.02 logfile="$tmp/$name.upstream"
+    memory ${mib}M rate=$rate burstiness=0.02 logfile="$tmp/$name.upstream"
   if [ "$route" = plugin ]; then
     start_multicopy "$name" "$name-up" connections=8 segment-size=1M "$@"
   else
@@ -60,6 +66,9 @@ for route in plugin filter; do
   echo "auto: at most $most in flight, $late in the later half"
   grep -q 'pieces in flight: adapting' "$tmp/$route-auto.log" ||
     fail "auto did not say that it adapts"
-  [ "$late" -le 8 ] ||
+  if [ "${MULTICOPY_CHECK:-}" = valgrind ]; then
+    echo "auto: the bound is not asserted under valgrind"
+  elif [ "$late" -gt 8 ]; then
     fail "auto let $late pieces queue at a server bound by its bandwidth"
+  fi
 done

@@ -15,7 +15,9 @@ field ()
 }
 
 echo "== plugin: exact counts for known writes"
-start_nbdkit up memory 16M
+# Writes take 300 ms: the 8 pieces of the first one are surely all out
+# at once, even under valgrind.
+start_nbdkit up --filter=delay memory 16M wdelay=300ms
 start_multicopy mc up connections=4 segment-size=64K stats="$tmp/mc.stats"
 nbdsh -u "$(uri mc)" -c '
 h.pwrite(b"x" * (8 * 65536), 0)   # 2 stripes on each connection
@@ -46,7 +48,7 @@ grep -qE '^in-flight=0 limit=[0-9]+ auto most=8$' "$tmp/mc.stats" ||
 stop_server up
 
 echo "== plugin: a fixed in-flight limit is shown, and held to"
-start_nbdkit up memory 16M
+start_nbdkit up --filter=delay memory 16M wdelay=300ms
 start_multicopy mc up connections=4 segment-size=64K max-in-flight=3 \
   stats="$tmp/mc.stats"
 nbdsh -u "$(uri mc)" -c 'h.pwrite(b"x" * (8 * 65536), 0)'
