@@ -20,4 +20,14 @@ now_ms (void)
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Microseconds on the same clock: round trips (in-flight.h). */
+static inline int64_t
+now_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 #endif /* MULTICOPY_CLOCK_H */

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <time.h>
 
 /* Only the helpers of nbdkit-common.h are used here; the plugin and
  * the filter both get them from the server at run time.
@@ -16,6 +15,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "clock.h"
 #include "flow-limit.h"
 #include "in-flight.h"
 
@@ -29,15 +29,6 @@ static pthread_cond_t room = PTHREAD_COND_INITIALIZER;
 static struct flow_limit fl;
 static unsigned in_flight, waiting;
 static unsigned most;           /* the most ever in flight at once */
-
-int64_t
-in_flight_now_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void
 in_flight_init (unsigned connections, unsigned max)
@@ -73,7 +64,7 @@ in_flight_release (int64_t rtt_us)
   pthread_mutex_lock (&lock);
   in_flight--;
   before = flow_limit_get (&fl);
-  if (rtt_us >= 0 && flow_limit_sample (&fl, in_flight_now_us (), rtt_us) &&
+  if (rtt_us >= 0 && flow_limit_sample (&fl, now_us (), rtt_us) &&
       flow_limit_get (&fl) > before + 1)
     /* Room for more than the one this release made. */
     pthread_cond_broadcast (&room);
@@ -83,17 +74,6 @@ in_flight_release (int64_t rtt_us)
      */
     pthread_cond_signal (&room);
   pthread_mutex_unlock (&lock);
-}
-
-unsigned
-in_flight_limit (void)
-{
-  unsigned r;
-
-  pthread_mutex_lock (&lock);
-  r = flow_limit_get (&fl);
-  pthread_mutex_unlock (&lock);
-  return r;
 }
 
 void

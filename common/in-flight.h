@@ -27,17 +27,11 @@ extern void in_flight_init (unsigned connections, unsigned max);
  */
 extern void in_flight_acquire (void);
 
-/* rtt_us: how long the piece took, or -1 if it was not timed (the
+/* rtt_us: how long the piece took (now_us () of clock.h), or -1 if it was not timed (the
  * plugin times only the first read or write piece of each request:
  * the others were issued behind it and would count its wait as theirs).
  */
 extern void in_flight_release (int64_t rtt_us);
-
-/* Microseconds on the monotonic clock, for rtt_us. */
-extern int64_t in_flight_now_us (void);
-
-/* The limit now, for logs. */
-extern unsigned in_flight_limit (void);
 
 /* The stats=FILE line: "in-flight=NOW limit=L auto|fixed most=M". */
 extern void in_flight_print (FILE *fp);

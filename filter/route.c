@@ -19,6 +19,7 @@
 
 #include <nbdkit-filter.h>
 
+#include "clock.h"
 #include "in-flight.h"
 #include "pool.h"
 #include "route.h"
@@ -55,11 +56,11 @@ issue (enum route_op op, void *buf, const struct stripe_piece *p,
    * wait for the context's lock is a wait in the queue below.
    */
   in_flight_acquire ();
-  t0 = in_flight_now_us ();
+  t0 = now_us ();
   pool_ctx_lock (p->owner);
   r = call (pool.ctx[p->owner], op, buf, p, flags, err);
   pool_ctx_unlock (p->owner);
-  in_flight_release (route_op_has_payload (op) ? in_flight_now_us () - t0
+  in_flight_release (route_op_has_payload (op) ? now_us () - t0
                                                : -1);
   stats_count (&pool.stats[p->owner], op, p->count);
   /* Read before writing: most pieces find the flag already set. */

@@ -20,6 +20,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "clock.h"
 #include "completion.h"
 #include "in-flight.h"
 #include "io-thread.h"
@@ -95,7 +96,7 @@ timed_piece_completed (void *vp, int *error)
 {
   struct piece_clock *c = vp;
 
-  in_flight_release (in_flight_now_us () - c->t0_us);
+  in_flight_release (now_us () - c->t0_us);
   return request_completed (c->req, error);
 }
 
@@ -106,7 +107,7 @@ static nbd_completion_callback
 piece_callback (struct request *req, struct piece_clock *clock, bool data)
 {
   if (data && clock->t0_us < 0) {
-    clock->t0_us = in_flight_now_us ();
+    clock->t0_us = now_us ();
     return (nbd_completion_callback) {
       .callback = timed_piece_completed, .user_data = clock,
     };
