@@ -111,6 +111,7 @@ multicopy_after_fork (nbdkit_backend *backend)
 static void
 multicopy_cleanup (nbdkit_backend *backend)
 {
+  pool_exit ();
   stats_stop ();
   stats_debug (&stats_source);
 }

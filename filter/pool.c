@@ -39,6 +39,7 @@ struct pool pool;
  */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned users;
+static bool exited;             /* .cleanup closed the pool for good */
 static char *served_export;     /* what the contexts were opened with */
 static int served_readonly;
 
@@ -173,14 +174,19 @@ pool_flush (uint32_t flags, bool only_dirty, int *err)
  * closing.  Failures can only be logged now.
  */
 static void
-close_all (bool flush)
+close_all (bool flush, const char *when)
 {
   unsigned i;
   int err;
 
-  if (flush && pool.can_flush == 1 && pool_flush (0, true, &err) == -1)
-    nbdkit_error ("multicopy: flushing as the last client left: %s",
-                  strerror (err));
+  if (flush && pool.can_flush == 1) {
+    if (pool_flush (0, true, &err) == -1)
+      nbdkit_error ("multicopy: flushing %s: %s; writes acknowledged to "
+                    "clients may not have reached the plugin's storage",
+                    when, strerror (err));
+    else
+      nbdkit_debug ("multicopy: every context flushed %s", when);
+  }
   for (i = 0; i < pool.nr; ++i) {
     nbdkit_next *c = pool.ctx[i];
 
@@ -239,7 +245,7 @@ open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
   return 0;
 
  fail:
-  close_all (false);
+  close_all (false, NULL);
   return -1;
 }
 
@@ -250,6 +256,10 @@ pool_join (nbdkit_context *context, unsigned nr, uint64_t segment_size,
   int r = -1;
 
   pthread_mutex_lock (&pool_lock);
+  if (exited) {
+    nbdkit_error ("multicopy: nbdkit is shutting down");
+    goto out;
+  }
   if (users == 0) {
     if (open_all (context, nr, segment_size, readonly, exportname) == -1)
       goto out;
@@ -274,7 +284,17 @@ void
 pool_leave (void)
 {
   pthread_mutex_lock (&pool_lock);
-  if (--users == 0)
-    close_all (true);
+  if (--users == 0 && !exited)
+    close_all (true, "as the last client left");
+  pthread_mutex_unlock (&pool_lock);
+}
+
+void
+pool_exit (void)
+{
+  pthread_mutex_lock (&pool_lock);
+  if (users > 0 && !exited)
+    close_all (true, "at exit");
+  exited = true;
   pthread_mutex_unlock (&pool_lock);
 }

@@ -80,6 +80,12 @@ extern int pool_join (nbdkit_context *context, unsigned nr,
  */
 extern void pool_leave (void);
 
+/* .cleanup: nbdkit 1.32 does not call .close for the clients still
+ * connected when it quits, so the pool may still be open: flush what
+ * they left unflushed and close it, for good.
+ */
+extern void pool_exit (void);
+
 /* Flush every context (only_dirty: every one holding writes not yet
  * flushed).  In parallel threads when the thread model lets us call
  * contexts from threads of our own, else in turn.  A failure counts
