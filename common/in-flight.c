@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Only the helpers of nbdkit-common.h are used here; the plugin and
  * the filter both get them from the server at run time.
@@ -24,11 +25,17 @@
  */
 #define START_PER_CONNECTION 4
 
+/* How often a waiter looks at the stop condition: it may become true
+ * in a signal handler, which cannot wake a condition variable.
+ */
+#define STOP_POLL_NS 100000000
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t room = PTHREAD_COND_INITIALIZER;
 static struct flow_limit fl;
 static unsigned in_flight, waiting;
 static unsigned most;           /* the most ever in flight at once */
+static bool (*stopping) (void);
 
 void
 in_flight_init (unsigned connections, unsigned max)
@@ -41,12 +48,43 @@ in_flight_init (unsigned connections, unsigned max)
 }
 
 void
+in_flight_stop_when (bool (*stop) (void))
+{
+  pthread_mutex_lock (&lock);
+  stopping = stop;
+  pthread_mutex_unlock (&lock);
+}
+
+/* Wait for room, for at most a slice if a stop condition is set. */
+static void
+wait_for_room (void)
+{
+  struct timespec ts;
+
+  if (stopping == NULL) {
+    pthread_cond_wait (&room, &lock);
+    return;
+  }
+  clock_gettime (CLOCK_REALTIME, &ts);
+  ts.tv_nsec += STOP_POLL_NS;
+  if (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
+  pthread_cond_timedwait (&room, &lock, &ts);
+}
+
+int
 in_flight_acquire (void)
 {
   pthread_mutex_lock (&lock);
   while (in_flight >= flow_limit_get (&fl)) {
+    if (stopping && stopping ()) {
+      pthread_mutex_unlock (&lock);
+      return -1;
+    }
     waiting++;
-    pthread_cond_wait (&room, &lock);
+    wait_for_room ();
     waiting--;
   }
   in_flight++;
@@ -54,6 +92,7 @@ in_flight_acquire (void)
     most = in_flight;
   flow_limit_issued (&fl, in_flight);
   pthread_mutex_unlock (&lock);
+  return 0;
 }
 
 void

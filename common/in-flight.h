@@ -13,6 +13,7 @@
 #ifndef MULTICOPY_IN_FLIGHT_H
 #define MULTICOPY_IN_FLIGHT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,14 +23,22 @@
 extern void in_flight_init (unsigned connections, unsigned max);
 
 /* Before issuing a piece: waits while the limit is reached.  Every
- * acquire is paired with one release, when the piece completes or
- * could not be issued.
+ * acquire that returns 0 is paired with one release, when the piece
+ * completes or could not be issued.  -1: the stop condition came
+ * true while it waited (nothing to release).
  */
-extern void in_flight_acquire (void);
+extern int in_flight_acquire (void);
 
-/* rtt_us: how long the piece took (now_us () of clock.h), or -1 if it was not timed (the
- * plugin times only the first read or write piece of each request:
- * the others were issued behind it and would count its wait as theirs).
+/* Waits for room end, with -1, once stop () returns true (it must be
+ * cheap and may become true at any moment, in a signal handler too):
+ * nbdkit is shutting down.
+ */
+extern void in_flight_stop_when (bool (*stop) (void));
+
+/* rtt_us: how long the piece took (now_us () of clock.h), or -1 if
+ * it was not timed (the plugin times only the first read or write
+ * piece of each request: the others were issued behind it and would
+ * count its wait as theirs).
  */
 extern void in_flight_release (int64_t rtt_us);
 

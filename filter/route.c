@@ -55,7 +55,10 @@ issue (enum route_op op, void *buf, const struct stripe_piece *p,
   /* Every read and write piece is timed: each runs on its own, and a
    * wait for the context's lock is a wait in the queue below.
    */
-  in_flight_acquire ();
+  if (in_flight_acquire () == -1) {
+    *err = ESHUTDOWN;
+    return -1;
+  }
   t0 = now_us ();
   pool_ctx_lock (p->owner);
   r = call (pool.ctx[p->owner], op, buf, p, flags, err);

@@ -112,15 +112,8 @@ request_wait (struct request *r)
   /* If every piece already finished, the issuer's own release is the
    * last one and nobody posted: no need to sleep.
    */
-  if (atomic_fetch_sub (&r->pending, 1) != 1 &&
-      !wait_until (r, now_ms () + REQUEST_LONG_WAIT_MS)) {
-    /* Slow: if nbdkit is asked to shut down now, this must not hold
-     * it up for ever (shutdown.c).
-     */
-    shutdown_wait_begin ();
+  if (atomic_fetch_sub (&r->pending, 1) != 1)
     wait_done (r);
-    shutdown_wait_end ();
-  }
   return finish (r);
 }
 

@@ -51,10 +51,10 @@ request_callback (struct request *r)
 }
 
 /* Drop the issuer's hold and wait for every piece.  Returns 0, or the
- * first error (an errno as libnbd reported it).  A wait longer than
- * this tells the shutdown watcher (shutdown.h).
+ * first error (an errno as libnbd reported it).  Bounded by the I/O
+ * threads, which cut a connection whose server does not answer by the
+ * end of a shutdown's drain (shutdown.h).
  */
-#define REQUEST_LONG_WAIT_MS 1000
 extern int request_wait (struct request *r);
 
 /* The same, but if pieces are still out at deadline_ms (now_ms ()),

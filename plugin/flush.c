@@ -112,23 +112,36 @@ cut_exit_flush (void *vp)
                  "shutdown-timeout");
 }
 
+/* Whether connection u may hold writes that clients saw acknowledged
+ * and no flush has covered for sure.
+ */
+static bool
+needs_exit_flush (struct upstream *u)
+{
+  return atomic_exchange (&u->dirty, false) ||
+    atomic_load (&u->flushing) > 0 || atomic_load (&u->exit_flush_sent);
+}
+
 void
 flush_at_exit (void)
 {
   int64_t deadline = now_ms () + config.shutdown_timeout_ms;
   struct request req[MULTICOPY_CONNECTIONS_MAX];
   bool sent[MULTICOPY_CONNECTIONS_MAX] = { false };
-  unsigned i;
+  unsigned i, nr_sent = 0, nr_failed = 0;
 
   if (pool.nr == 0 || !pool.conn[0].io_thread_started || !pool.caps.can_flush)
     return;
 
-  /* One request per connection, to say which ones failed. */
+  /* One request per connection, to say which ones failed.  A flush
+   * sent by the I/O thread at the drain deadline may still be out: a
+   * new one covers all it did, and more.
+   */
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
     int err;
 
-    if (!atomic_exchange (&u->dirty, false))
+    if (!needs_exit_flush (u))
       continue;
     request_init (&req[i]);
     request_hold (&req[i]);
@@ -138,20 +151,31 @@ flush_at_exit (void)
     else
       stats_count (&u->stats, STATS_FLUSH, 0);
     sent[i] = true;
+    nr_sent++;
   }
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
-    int err;
+    int err, early;
 
     if (!sent[i])
       continue;
     err = request_wait_deadline (&req[i], deadline, cut_exit_flush, u);
-    if (err)
+    /* A failed flush may have dropped what it could not write. */
+    early = atomic_load (&u->exit_flush_err);
+    if (err == 0 && early > 0)
+      err = early;
+    if (err) {
+      nr_failed++;
       nbdkit_error ("upstream connection %u: writes that clients left "
                     "unflushed on its stripes (every %u-th stripe of %"
                     PRIu64 " bytes, from byte %" PRIu64 ") could not be "
                     "flushed at exit: %s; they may not reach the upstream's "
                     "storage", i, pool.nr, pool.map.segment_size,
                     (uint64_t) i * pool.map.segment_size, strerror (err));
+    }
   }
+  if (nr_sent)
+    nbdkit_debug ("flushed at exit: %u of %u connections held writes not "
+                  "yet flushed, %u of them failed", nr_sent, pool.nr,
+                  nr_failed);
 }

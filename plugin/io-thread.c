@@ -40,9 +40,11 @@
 #include "aio-events.h"
 #include "clock.h"
 #include "completion.h"
+#include "config.h"
 #include "io-thread.h"
 #include "reconnect.h"
 #include "shutdown.h"
+#include "stats.h"
 #include "upstream.h"
 
 void
@@ -142,6 +144,65 @@ probe (struct upstream *u)
   }
 }
 
+static int
+exit_flush_done (void *vp, int *error)
+{
+  struct upstream *u = vp;
+
+  atomic_store (&u->exit_flush_err, *error);
+  atomic_fetch_sub (&u->flushing, 1);
+  return 1;
+}
+
+/* The drain deadline found requests still in flight here.  Cutting
+ * now would lose what clients saw acknowledged and no flush covered:
+ * flush first (the flush at exit sees how it went), and from now on
+ * acknowledge no write that returns through this connection.  false
+ * if there was nothing to flush.
+ */
+static bool
+flush_before_cut (struct upstream *u)
+{
+  nbd_completion_callback cb = { .callback = exit_flush_done, .user_data = u };
+
+  if (!pool.caps.can_flush ||
+      (!atomic_load (&u->dirty) && atomic_load (&u->flushing) == 0))
+    return false;
+  atomic_store (&u->exit_flush_sent, true);
+  atomic_fetch_add (&u->flushing, 1);
+  atomic_store (&u->dirty, false);
+  pthread_rwlock_rdlock (&u->handle_lock);
+  if (nbd_aio_flush (u->nbd, cb, 0) == -1) {
+    atomic_store (&u->exit_flush_err, EIO);
+    atomic_fetch_sub (&u->flushing, 1);
+  }
+  else
+    stats_count (&u->stats, STATS_FLUSH, 0);
+  pthread_rwlock_unlock (&u->handle_lock);
+  nbdkit_debug ("upstream connection %u: requests still in flight at the "
+                "drain deadline: flushing it before it is cut", u->index);
+  return true;
+}
+
+/* At the drain deadline (shutdown.h) and, after a flush_before_cut,
+ * shutdown-timeout later: what to do with a connection that still has
+ * commands in flight.  Returns the next deadline, or -1.
+ */
+static int64_t
+drain_deadline_passed (struct upstream *u, bool *flushed, int64_t now)
+{
+  if (nbd_aio_in_flight (u->nbd) > 0 && !*flushed && flush_before_cut (u)) {
+    *flushed = true;
+    return now + config.shutdown_timeout_ms;
+  }
+  io_thread_cut_if_busy (u, *flushed ?
+                         "still busy shutdown-timeout after its flush at the "
+                         "drain deadline" :
+                         "still no reply shutdown-timeout after nbdkit began "
+                         "to shut down");
+  return -1;
+}
+
 static int64_t
 earliest (int64_t a, int64_t b)
 {
@@ -156,8 +217,8 @@ run_connection (struct upstream *u)
   int64_t next_probe = now_ms () + PROBE_INTERVAL_MS;
   int64_t drain_by = -1;        /* commands in flight, after ESHUTDOWN */
   int64_t closed_by = -1;       /* the server, after our NBD_CMD_DISC */
-  int64_t cut_by = shutdown_cut_deadline (); /* when nbdkit is exiting */
-  bool disconnecting = false;
+  int64_t cut_by = shutdown_drain_deadline (); /* when nbdkit is exiting */
+  bool disconnecting = false, flushed_to_cut = false;
 
   fds[0].fd = u->fd;
   fds[1].fd = u->kick_fd;
@@ -201,11 +262,11 @@ run_connection (struct upstream *u)
                      "NBD_CMD_DISC");
       closed_by = -1;
     }
-    if (cut_by != -1 && now >= cut_by) {
-      io_thread_cut_if_busy (u, "still no reply shutdown-timeout after "
-                             "nbdkit began to shut down");
+    /* Once .cleanup runs, the flush at exit bounds itself. */
+    if (cut_by != -1 && shutdown_cleaning ())
       cut_by = -1;
-    }
+    if (cut_by != -1 && now >= cut_by)
+      cut_by = drain_deadline_passed (u, &flushed_to_cut, now);
 
     if (!disconnecting && !leaving &&
         (atomic_exchange (&u->probe_now, false) || now >= next_probe)) {
@@ -230,7 +291,7 @@ run_connection (struct upstream *u)
       drain_kicks (u);
     if (fds[2].revents & POLLIN) {
       fds[2].fd = -1;
-      cut_by = shutdown_cut_deadline ();
+      cut_by = shutdown_drain_deadline ();
     }
     if (aio_notify (u->nbd, fds[0].revents) == -1)
       nbdkit_debug ("upstream connection %u: %s", u->index, nbd_get_error ());

@@ -198,7 +198,6 @@ upstream_wait_back (struct upstream *u, unsigned gen)
   if (config.reconnect_timeout_ms == 0)
     return false;
 
-  shutdown_wait_begin ();
   pthread_mutex_lock (&u->state_lock);
   while (!stopping (u)) {
     struct timespec ts;
@@ -228,6 +227,5 @@ upstream_wait_back (struct upstream *u, unsigned gen)
     pthread_cond_timedwait (&u->up_cond, &u->state_lock, &ts);
   }
   pthread_mutex_unlock (&u->state_lock);
-  shutdown_wait_end ();
   return back;
 }

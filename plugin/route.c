@@ -139,8 +139,14 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     nbd_completion_callback cb;
     int err = 0;
 
-    /* Before the handle lock: a wait here must not hold up a reconnect. */
-    in_flight_acquire ();
+    /* Before the handle lock: a wait here must not hold up a
+     * reconnect.  It ends when nbdkit shuts down.
+     */
+    if (in_flight_acquire () == -1) {
+      request_hold (&req);
+      request_release (&req, ESHUTDOWN);
+      break;
+    }
     cb = piece_callback (&req, &clock, data);
     request_hold (&req);
     pthread_rwlock_rdlock (&u->handle_lock);
@@ -224,6 +230,14 @@ route_request (enum route_op op, void *buf, uint32_t count,
     for (i = 0; used; ++i, used >>= 1) {
       if (!(used & 1))
         continue;
+      /* At exit, once a connection had its last flush before the cut
+       * (io-thread.c), nothing that returns through it may be
+       * acknowledged.
+       */
+      if (err == 0 && atomic_load (&pool.conn[i].exit_flush_sent)) {
+        err = ESHUTDOWN;
+        continue;
+      }
       atomic_store (&pool.conn[i].dirty, true);
       if (err == 0 && atomic_load (&pool.conn[i].gen) != gens[i])
         losses_on_connection (&pool.conn[i]);

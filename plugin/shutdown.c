@@ -4,27 +4,29 @@
 
 /* nbdkit-multicopy plugin: knowing that nbdkit is shutting down.
  *
- * On SIGTERM nbdkit 1.32 stops taking requests, waits for every
- * request in flight, and only then calls .cleanup.  It tells a plugin
- * nothing in between.  So a request waiting for a dead upstream to
- * come back (up to reconnect-timeout=) or for a reply from a stopped
- * one would hold the whole exit up.
+ * On SIGTERM (or SIGINT, SIGQUIT, SIGHUP) nbdkit 1.32 stops taking
+ * requests, waits for every request in flight, and only then calls
+ * .cleanup.  It tells a plugin nothing in between, so a request
+ * waiting for a dead upstream to come back (up to reconnect-timeout=)
+ * or for a reply from a stopped one would hold the whole exit up.
  *
- * nbdkit_nanosleep, called from a thread that serves no client, ends
- * early only when nbdkit is shutting down.  A watcher thread sleeps in
- * it, but only while some request waits on the upstream: it logs an
- * error each time it ends early, which would be noise at every normal
- * exit.  When it sees the shutdown it says so here; waits for a
- * reconnect look and end, and the I/O threads give the upstream
- * shutdown-timeout seconds to answer what is in flight before they
- * cut their connections.
+ * The only call that hears of the shutdown, nbdkit_nanosleep, logs an
+ * error each time it does, which the operator would read as a fault
+ * at every stop.  So we hear the signal itself: our handler goes in
+ * front of nbdkit's (installed before .after_fork), notes the time,
+ * writes an eventfd that poll loops watch, and calls nbdkit's.
+ *
+ * A shutdown that no signal starts (nbdkit_shutdown () called by
+ * another filter) is not heard before .cleanup: requests then wait
+ * out their own bounds (reconnect-timeout=, the upstream's replies).
  */
 
 #include <errno.h>
-#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -33,23 +35,29 @@
 
 #include "clock.h"
 #include "config.h"
+#include "in-flight.h"
 #include "shutdown.h"
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static unsigned waiting;        /* requests in shutdown_wait_begin */
-static bool stop;               /* .cleanup */
-static pthread_t watcher;
-static bool watcher_started;
+/* The signals nbdkit quits on, and its handlers for them. */
+static const int quit_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+#define NR_QUIT_SIGNALS (sizeof quit_signals / sizeof quit_signals[0])
+static struct sigaction nbdkit_action[NR_QUIT_SIGNALS];
+static bool chained[NR_QUIT_SIGNALS];
 
-static atomic_bool requested;
-static _Atomic int64_t cut_deadline = -1;
+static atomic_bool requested, cleaning;
+static _Atomic int64_t drain_deadline = -1;
 static int quit_fd = -1;        /* eventfd, written once */
 
 bool
 shutdown_requested (void)
 {
   return atomic_load (&requested);
+}
+
+bool
+shutdown_cleaning (void)
+{
+  return atomic_load (&cleaning);
 }
 
 int
@@ -59,100 +67,89 @@ shutdown_fd (void)
 }
 
 int64_t
-shutdown_cut_deadline (void)
+shutdown_drain_deadline (void)
 {
-  return atomic_load (&cut_deadline);
+  return atomic_load (&drain_deadline);
 }
 
-/* Once: make every wait and poll loop notice. */
+/* Once: make every wait and poll loop notice.  Async-signal-safe:
+ * lock-free atomics, clock_gettime and write only.
+ */
 static void
-request_shutdown (void)
+note_shutdown (void)
 {
   const uint64_t one = 1;
 
   if (atomic_exchange (&requested, true))
     return;
-  atomic_store (&cut_deadline, now_ms () + config.shutdown_timeout_ms);
-  if (quit_fd >= 0 && write (quit_fd, &one, sizeof one) == -1)
-    nbdkit_debug ("shutdown: eventfd: %m");
+  atomic_store (&drain_deadline, now_ms () + config.shutdown_timeout_ms);
+  /* If it fails, the counter is full: readable already. */
+  if (quit_fd >= 0)
+    (void) !write (quit_fd, &one, sizeof one);
 }
 
-static void *
-watch (void *arg)
+static void
+on_quit_signal (int sig)
 {
-  pthread_mutex_lock (&lock);
-  while (!stop && !shutdown_requested ()) {
-    int r;
+  int saved = errno;
+  size_t i;
 
-    if (waiting == 0) {
-      pthread_cond_wait (&cond, &lock);
-      continue;
-    }
-    pthread_mutex_unlock (&lock);
-    r = nbdkit_nanosleep (1, 0);
-    pthread_mutex_lock (&lock);
-    if (r == -1)
-      request_shutdown ();
-  }
-  pthread_mutex_unlock (&lock);
-  return NULL;
+  note_shutdown ();
+  for (i = 0; i < NR_QUIT_SIGNALS; ++i)
+    if (quit_signals[i] == sig && chained[i])
+      nbdkit_action[i].sa_handler (sig);
+  errno = saved;
 }
 
 int
 shutdown_watch_start (void)
 {
-  int err;
+  size_t i;
 
   quit_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (quit_fd == -1) {
     nbdkit_error ("eventfd: %m");
     return -1;
   }
-  err = pthread_create (&watcher, NULL, watch, NULL);
-  if (err) {
-    errno = err;
-    nbdkit_error ("pthread_create: %m");
-    return -1;
+  in_flight_stop_when (shutdown_requested);
+  for (i = 0; i < NR_QUIT_SIGNALS; ++i) {
+    struct sigaction ours;
+
+    if (sigaction (quit_signals[i], NULL, &nbdkit_action[i]) == -1)
+      continue;
+    /* Only where nbdkit quits on the signal through a handler of its
+     * own: a signal ignored, or left to kill, stays so.
+     */
+    if ((nbdkit_action[i].sa_flags & SA_SIGINFO) ||
+        nbdkit_action[i].sa_handler == SIG_DFL ||
+        nbdkit_action[i].sa_handler == SIG_IGN)
+      continue;
+    ours = nbdkit_action[i];
+    ours.sa_handler = on_quit_signal;
+    chained[i] = true;
+    if (sigaction (quit_signals[i], &ours, NULL) == -1)
+      chained[i] = false;
   }
-  watcher_started = true;
   return 0;
 }
 
 void
 shutdown_begin (void)
 {
-  request_shutdown ();
-  pthread_mutex_lock (&lock);
-  stop = true;
-  pthread_cond_broadcast (&cond);
-  pthread_mutex_unlock (&lock);
-  if (watcher_started) {
-    pthread_join (watcher, NULL);
-    watcher_started = false;
-  }
+  note_shutdown ();
+  atomic_store (&cleaning, true);
 }
 
 void
 shutdown_watch_end (void)
 {
+  size_t i;
+
+  /* Before the plugin is unloaded, nbdkit's handlers go back. */
+  for (i = 0; i < NR_QUIT_SIGNALS; ++i)
+    if (chained[i])
+      sigaction (quit_signals[i], &nbdkit_action[i], NULL);
   if (quit_fd >= 0)
     close (quit_fd);
   quit_fd = -1;
-}
-
-void
-shutdown_wait_begin (void)
-{
-  pthread_mutex_lock (&lock);
-  if (waiting++ == 0)
-    pthread_cond_broadcast (&cond);
-  pthread_mutex_unlock (&lock);
-}
-
-void
-shutdown_wait_end (void)
-{
-  pthread_mutex_lock (&lock);
-  waiting--;
-  pthread_mutex_unlock (&lock);
 }

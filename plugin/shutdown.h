@@ -3,7 +3,16 @@
  */
 
 /* nbdkit-multicopy plugin: knowing that nbdkit is shutting down, and
- * bounding what that waits for.
+ * the two stages of an exit.
+ *
+ * Draining: nbdkit was told to quit and waits for the requests in
+ * flight.  They get shutdown-timeout from the signal (the drain
+ * deadline); then the I/O threads cut the connections that still
+ * hold requests, after a flush of their own for those that hold
+ * writes clients saw acknowledged (io-thread.c, flush.c).
+ *
+ * Cleaning: .cleanup runs, nothing else is in flight, and the flush
+ * at exit gets shutdown-timeout of its own.
  */
 
 #ifndef MULTICOPY_SHUTDOWN_H
@@ -12,11 +21,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* .after_fork: start watching.  -1 on error (reported). */
+/* .after_fork: start watching for nbdkit's quit signals.  -1 on
+ * error (reported).
+ */
 extern int shutdown_watch_start (void);
 
 /* .cleanup: nbdkit is shutting down now (if it had not said so
- * already); stop watching.
+ * already), and the drain is over: the I/O threads cut nothing on
+ * their own from here on.
  */
 extern void shutdown_begin (void);
 
@@ -24,28 +36,22 @@ extern void shutdown_begin (void);
 extern void shutdown_watch_end (void);
 
 /* Whether nbdkit is shutting down: then nothing waits for a lost
- * connection to come back, and nothing reconnects.
+ * connection to come back, nothing reconnects, and nothing waits for
+ * room in flight.
  */
 extern bool shutdown_requested (void);
+
+/* Whether .cleanup has begun. */
+extern bool shutdown_cleaning (void);
 
 /* A file descriptor that becomes readable, and stays so, when nbdkit
  * is shutting down: for poll loops.  -1 before shutdown_watch_start.
  */
 extern int shutdown_fd (void);
 
-/* When connections with commands still in flight are to be cut
- * (now_ms ()): shutdown-timeout after the shutdown began.  -1 before.
+/* The drain deadline (now_ms ()): shutdown-timeout after the signal.
+ * -1 before.
  */
-extern int64_t shutdown_cut_deadline (void);
-
-/* Around a wait that the upstream may prolong without bound: a
- * request waiting for a reconnect or for a reply.  While any does,
- * SIGTERM is watched for; once it comes, waits for a reconnect end,
- * and connections with requests still in flight after shutdown-timeout
- * are cut (io-thread.c), so that nbdkit, which waits for every request
- * in flight before it exits, is not held up.
- */
-extern void shutdown_wait_begin (void);
-extern void shutdown_wait_end (void);
+extern int64_t shutdown_drain_deadline (void);
 
 #endif /* MULTICOPY_SHUTDOWN_H */

@@ -74,6 +74,14 @@ struct upstream {
   atomic_bool dirty;
   atomic_uint flushing;         /* flushes in flight here */
 
+  /* Exit (flush.c): the I/O thread flushed the connection while
+   * requests still held it at the drain deadline.  Writes that return
+   * through it after that are not acknowledged: no flush would cover
+   * them before the cut.  exit_flush_err: its outcome, -1 until then.
+   */
+  atomic_bool exit_flush_sent;
+  atomic_int exit_flush_err;
+
   /* What it carried (stats=FILE, and the debug log at exit). */
   struct stats stats;
 };
