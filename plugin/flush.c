@@ -34,22 +34,27 @@
 #include "io-thread.h"
 #include "losses.h"
 #include "params.h"
+#include "reconnect.h"
 #include "stats.h"
 #include "upstream.h"
 
 /* 0, or the errno for a flush that could not be sent. */
 static int
-issue_flush (struct upstream *u, struct request *req)
+issue_flush (struct upstream *u, nbd_completion_callback cb)
 {
   int err = 0;
 
   pthread_rwlock_rdlock (&u->handle_lock);
   if (atomic_load (&u->leaving))
     err = ESHUTDOWN;
-  else if (nbd_aio_flush (u->nbd, request_callback (req), 0) == -1) {
-    nbdkit_error ("upstream connection %u: flush: %s",
-                  u->index, nbd_get_error ());
-    err = EIO;
+  else if (nbd_aio_flush (u->nbd, cb, 0) == -1) {
+    if (nbd_aio_is_dead (u->nbd) || nbd_aio_is_closed (u->nbd))
+      err = ENOTCONN;
+    else {
+      nbdkit_error ("upstream connection %u: flush: %s",
+                    u->index, nbd_get_error ());
+      err = EIO;
+    }
   }
   else
     upstream_issued (u, u->nbd);
@@ -57,9 +62,41 @@ issue_flush (struct upstream *u, struct request *req)
   return err;
 }
 
+/* One connection's part of a client's flush. */
+struct flush_part {
+  struct request *req;
+  unsigned gen;                 /* the handle it went to */
+  int err;
+};
+
+static int
+part_completed (void *vp, int *error)
+{
+  struct flush_part *part = vp;
+
+  part->err = *error;
+  return request_completed (part->req, error);
+}
+
+/* A flush failed on u.  If the connection was lost, that is its one
+ * loss (losses.h), counted now so that the client whose flush this
+ * is hears of it here and not again.  Otherwise the server answered:
+ * what it could not write may be gone.  Either way the writes are
+ * not marked again: the loss is told, once.
+ */
+static void
+flush_failed (struct upstream *u, const struct flush_part *part)
+{
+  if (connection_lost (part->err) || upstream_lost_since (u, part->gen))
+    losses_on_connection (u, part->gen);
+  else
+    losses_on_flush (u);
+}
+
 int
 flush_dirty (void)
 {
+  struct flush_part part[MULTICOPY_CONNECTIONS_MAX];
   uint64_t sent = 0;            /* bit i: flushed connection i */
   struct request req;
   unsigned i;
@@ -69,16 +106,22 @@ flush_dirty (void)
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
     bool busy = atomic_fetch_add (&u->flushing, 1) > 0;
+    nbd_completion_callback cb = {
+      .callback = part_completed, .user_data = &part[i],
+    };
 
     if (!atomic_exchange (&u->dirty, false) && !busy) {
       atomic_fetch_sub (&u->flushing, 1);
       continue;
     }
     sent |= UINT64_C (1) << i;
+    part[i] = (struct flush_part) {
+      .req = &req, .gen = atomic_load (&u->gen), .err = 0,
+    };
     request_hold (&req);
-    err = issue_flush (u, &req);
-    if (err) {
-      request_release (&req, err);
+    part[i].err = issue_flush (u, cb);
+    if (part[i].err) {
+      request_release (&req, part[i].err);
       continue;
     }
     stats_count (&u->stats, STATS_FLUSH, 0);
@@ -88,17 +131,13 @@ flush_dirty (void)
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
 
-    if (sent & (UINT64_C (1) << i)) {
-      /* We cannot tell which one failed: a failure leaves all of them
-       * dirty, so that the next flush tries again.
-       */
-      if (err)
-        atomic_store (&u->dirty, true);
-      atomic_fetch_sub (&u->flushing, 1);
-    }
+    if (!(sent & (UINT64_C (1) << i)))
+      continue;
+    if (part[i].err)
+      flush_failed (u, &part[i]);
+    atomic_fetch_sub (&u->flushing, 1);
   }
   if (err) {
-    losses_on_flush ();
     nbdkit_set_error (upstream_errno (err));
     return -1;
   }
@@ -145,7 +184,7 @@ flush_at_exit (void)
       continue;
     request_init (&req[i]);
     request_hold (&req[i]);
-    err = issue_flush (u, &req[i]);
+    err = issue_flush (u, request_callback (&req[i]));
     if (err)
       request_release (&req[i], err);
     else

@@ -25,8 +25,16 @@
 static struct errseq losses;
 
 void
-losses_on_connection (struct upstream *u)
+losses_on_connection (struct upstream *u, unsigned gen)
 {
+  unsigned seen = atomic_load (&u->lost_gen);
+
+  /* lost_gen is the last generation counted, plus one. */
+  do {
+    if (seen > gen)
+      return;
+  } while (!atomic_compare_exchange_weak (&u->lost_gen, &seen, gen + 1));
+
   atomic_fetch_add_explicit (&u->stats.lost_writes, 1, memory_order_relaxed);
   errseq_record (&losses);
   nbdkit_error ("upstream connection %u was lost while it held writes that "
@@ -36,8 +44,9 @@ losses_on_connection (struct upstream *u)
 }
 
 void
-losses_on_flush (void)
+losses_on_flush (struct upstream *u)
 {
+  atomic_fetch_add_explicit (&u->stats.lost_writes, 1, memory_order_relaxed);
   errseq_record (&losses);
 }
 

@@ -14,17 +14,21 @@
 
 struct upstream;
 
-/* Connection u may have lost writes that a client saw acknowledged
- * and no flush covered (it was lost, or left a server going away):
- * log it, and make the next flush of every client connected now fail.
+/* Connection u, at generation gen (its handle then), may have lost
+ * writes that a client saw acknowledged and no flush covered: it was
+ * lost, or left a server going away.  Log it, and make the next flush
+ * of every client connected now fail.  One handle is lost once: only
+ * the first call for a generation counts, whoever notices it first
+ * (the I/O thread, the swap, a writer, a flush).
  */
-extern void losses_on_connection (struct upstream *u);
+extern void losses_on_connection (struct upstream *u, unsigned gen);
 
-/* An upstream flush failed: the upstream may have dropped what it
- * could not write, so a later flush could succeed with nothing to
- * write.  Every client connected now must hear of it.
+/* An upstream flush failed on connection u, whose server answered:
+ * it may have dropped what it could not write, so a later flush could
+ * succeed with nothing to write.  Every client connected now must
+ * hear of it.
  */
-extern void losses_on_flush (void);
+extern void losses_on_flush (struct upstream *u);
 
 /* A client connection's view: sampled when it connects; after each of
  * its flushes, whether there were losses since (each told once).

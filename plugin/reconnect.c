@@ -82,6 +82,7 @@ static void
 swap_handle (struct upstream *u, struct nbd_handle *nbd)
 {
   struct nbd_handle *old;
+  unsigned gen;
   bool lost;
 
   pthread_rwlock_wrlock (&u->handle_lock);
@@ -93,11 +94,11 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
    * reports the loss itself (route.c); one that marked before is seen
    * here.
    */
-  atomic_fetch_add (&u->gen, 1);
   lost = holds_unflushed (u);
+  gen = atomic_fetch_add (&u->gen, 1);
   pthread_rwlock_unlock (&u->handle_lock);
   if (lost)
-    losses_on_connection (u);
+    losses_on_connection (u, gen);
 
   /* Nobody can reach the old handle now, and it has nothing in flight. */
   nbd_close (old);
@@ -125,7 +126,7 @@ upstream_reconnect (struct upstream *u)
    * is not concerned.
    */
   if (holds_unflushed (u))
-    losses_on_connection (u);
+    losses_on_connection (u, atomic_load (&u->gen));
   /* Not an error while no client request fails for it: the errors
    * are the losses above, and requests failing past reconnect-timeout
    * below.  The stats file counts reconnects.

@@ -221,12 +221,13 @@ route_request (enum route_op op, void *buf, uint32_t count,
     nbdkit_debug ("sending a request again after a reconnect");
 
   /* Mark before the client sees the reply, so that any flush it sends
-   * after it covers these connections.  Even a failed write may have
-   * changed something.  FUA already made every piece durable.  If a
-   * connection was replaced since the data went to it, only a flush
-   * can tell, and it cannot any more: the next flush must fail.
+   * after it covers these connections.  Only a write acknowledged
+   * needs a flush: a failed one promised nothing.  FUA already made
+   * every piece durable.  If a connection was replaced since the data
+   * went to it, only a flush could have told, and it cannot any more:
+   * that handle's loss is counted (once for it, losses.h).
    */
-  if (writes && !(lflags & LIBNBD_CMD_FLAG_FUA)) {
+  if (writes && err == 0 && !(lflags & LIBNBD_CMD_FLAG_FUA)) {
     for (i = 0; used; ++i, used >>= 1) {
       if (!(used & 1))
         continue;
@@ -234,13 +235,13 @@ route_request (enum route_op op, void *buf, uint32_t count,
        * (io-thread.c), nothing that returns through it may be
        * acknowledged.
        */
-      if (err == 0 && atomic_load (&pool.conn[i].exit_flush_sent)) {
+      if (atomic_load (&pool.conn[i].exit_flush_sent)) {
         err = ESHUTDOWN;
         continue;
       }
       atomic_store (&pool.conn[i].dirty, true);
-      if (err == 0 && atomic_load (&pool.conn[i].gen) != gens[i])
-        losses_on_connection (&pool.conn[i]);
+      if (atomic_load (&pool.conn[i].gen) != gens[i])
+        losses_on_connection (&pool.conn[i], gens[i]);
     }
   }
   if (err) {

@@ -73,6 +73,7 @@ struct upstream {
    */
   atomic_bool dirty;
   atomic_uint flushing;         /* flushes in flight here */
+  atomic_uint lost_gen;         /* losses.c: last generation lost, + 1 */
 
   /* Exit (flush.c): the I/O thread flushed the connection while
    * requests still held it at the drain deadline.  Writes that return
