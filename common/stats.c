@@ -5,9 +5,13 @@
 /* nbdkit-multicopy: stats=FILE.
  *
  * A thread rewrites FILE every second while the counters move, and
- * once more at exit.  Each write goes to FILE.tmp, renamed over FILE,
- * so that whoever watches it never reads half a file.  The format is
- * in the man page (STATS FILE).
+ * once more at exit.  Each write goes to a new temporary file beside
+ * FILE, renamed over it, so that whoever watches it never reads half
+ * a file.  The temporary is made with mkstemp (O_EXCL, a name of its
+ * own), because FILE may be in a directory that others can write: no
+ * name planted there is followed or clobbered, and rename replaces
+ * FILE itself, never what a planted symlink at FILE points to.  The
+ * format is in the man page (STATS FILE).
  */
 
 /* asprintf */
@@ -16,12 +20,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +47,7 @@ static const char *const op_name[STATS_NR_OPS] = {
   [STATS_EXTENTS] = "extents", [STATS_FLUSH] = "flush",
 };
 
-static char *path, *tmp_path;
+static char *path, *tmp_template; /* FILE, and FILE.XXXXXX */
 static const struct stats_source *source;
 static int64_t started_ms;
 static pthread_t thread;
@@ -49,26 +55,59 @@ static bool running, stop;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 
+/* A new temporary file beside FILE, open for writing: NULL on error
+ * (errno set).  Its name is in tmp (of the template's size).
+ */
+static FILE *
+open_temporary (char *tmp)
+{
+  FILE *fp;
+  int fd;
+
+  strcpy (tmp, tmp_template);
+  fd = mkstemp (tmp);
+  if (fd == -1)
+    return NULL;
+  /* mkstemp makes it 0600; the file is for whoever watches. */
+  if (fchmod (fd, 0644) == -1 || (fp = fdopen (fd, "w")) == NULL) {
+    int err = errno;
+    close (fd);
+    unlink (tmp);
+    errno = err;
+    return NULL;
+  }
+  return fp;
+}
+
 int
 stats_config (const char *key, const char *value)
 {
-  int fd;
+  struct stat st;
+  char *tmp;
+  FILE *fp;
 
   if (multicopy_param_once (key) == -1)
     return -1;
   path = nbdkit_absolute_path (value);
-  if (path == NULL || asprintf (&tmp_path, "%s.tmp", path) == -1) {
+  if (path == NULL || asprintf (&tmp_template, "%s.XXXXXX", path) == -1) {
     nbdkit_error ("%s=%s: %m", key, value);
     return -1;
   }
-  /* Find out now, not at exit, that it cannot be written. */
-  fd = open (tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd == -1) {
-    nbdkit_error ("%s=%s: cannot write %s: %m", key, value, tmp_path);
+  if (stat (path, &st) == 0 && S_ISDIR (st.st_mode)) {
+    nbdkit_error ("%s=%s: %s is a directory: name a file in it", key, value,
+                  path);
     return -1;
   }
-  close (fd);
-  unlink (tmp_path);
+  /* Find out now, not at exit, that it cannot be written. */
+  tmp = strdup (tmp_template);
+  if (tmp == NULL || (fp = open_temporary (tmp)) == NULL) {
+    nbdkit_error ("%s=%s: cannot write a file beside it: %m", key, value);
+    free (tmp);
+    return -1;
+  }
+  fclose (fp);
+  unlink (tmp);
+  free (tmp);
   return 0;
 }
 
@@ -144,13 +183,14 @@ total_requests (const struct stats_source *src)
 static void
 write_file (const struct stats_source *src)
 {
-  FILE *fp = fopen (tmp_path, "we");
+  char tmp[PATH_MAX + 8];
+  FILE *fp = strlen (tmp_template) < sizeof tmp ? open_temporary (tmp) : NULL;
   time_t t = time (NULL);
   char when[64];
   unsigned i;
 
   if (fp == NULL) {
-    nbdkit_debug ("stats: %s: %m", tmp_path);
+    nbdkit_debug ("stats: %s: %m", tmp_template);
     return;
   }
   strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime (&t));
@@ -166,8 +206,10 @@ write_file (const struct stats_source *src)
   print_balance (fp, src);
   if (src->more)
     src->more (fp);
-  if (fclose (fp) == EOF || rename (tmp_path, path) == -1)
+  if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     nbdkit_debug ("stats: %s: %m", path);
+    unlink (tmp);
+  }
 }
 
 static void *
@@ -224,8 +266,8 @@ stats_stop (void)
     running = false;
   }
   free (path);
-  free (tmp_path);
-  path = tmp_path = NULL;
+  free (tmp_template);
+  path = tmp_template = NULL;
 }
 
 void
