@@ -76,6 +76,28 @@ multicopy_parse_u32 (const char *key, const char *value, uint32_t *r)
 }
 
 int
+multicopy_parse_bool (const char *key, const char *value, const char *what,
+                      int *r)
+{
+  static const char *const yes[] = { "1", "true", "t", "yes", "y", "on" };
+  static const char *const no[] = { "0", "false", "f", "no", "n", "off" };
+  size_t i;
+
+  for (i = 0; i < sizeof yes / sizeof yes[0]; ++i) {
+    if (strcasecmp (value, yes[i]) == 0) {
+      *r = 1;
+      return 0;
+    }
+    if (strcasecmp (value, no[i]) == 0) {
+      *r = 0;
+      return 0;
+    }
+  }
+  nbdkit_error ("%s=%s: expecting %s", key, value, what);
+  return -1;
+}
+
+int
 multicopy_parse_connections (const char *value, unsigned *connections)
 {
   uint64_t n;

@@ -56,6 +56,12 @@ extern int multicopy_parse_connections (const char *value,
                                         unsigned *connections);
 extern int multicopy_parse_segment_size (const char *value,
                                          uint64_t *segment_size);
+/* 1/0 as nbdkit_parse_bool reads them (on, off, yes, no, true,
+ * false, 1, 0...), but with one error line for a bad value, saying
+ * that what was expected.
+ */
+extern int multicopy_parse_bool (const char *key, const char *value,
+                                 const char *what, int *r);
 /* auto gives 0. */
 extern int multicopy_parse_max_in_flight (const char *value,
                                           unsigned *max);

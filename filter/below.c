@@ -14,12 +14,10 @@
  * cases are refused before nbdkit serves anyone.  Plugins that fail
  * cleanly fail the client that opened the pool, with a message.
  *
- * A filter is not told which plugin is below it: the plugin's file
- * name, nbdkit-NAME-plugin.so, is found among the loaded objects.
+ * The plugin is known by the name it registered (plugin-name.c), not
+ * by its file name.
  */
 
-#define _GNU_SOURCE
-#include <link.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +25,7 @@
 #include <nbdkit-filter.h>
 
 #include "below.h"
+#include "plugin-name.h"
 
 static bool dir_given, dynamic_export;
 static const char *dir_key;
@@ -42,28 +41,12 @@ below_config (const char *key, const char *value)
     dynamic_export = nbdkit_parse_bool (value) == 1;
 }
 
-static int
-find_plugin (struct dl_phdr_info *info, size_t size, void *vp)
-{
-  char *name = vp;
-  const char *base = strrchr (info->dlpi_name, '/');
-  size_t len;
-
-  base = base ? base + 1 : info->dlpi_name;
-  len = strlen (base);
-  if (strncmp (base, "nbdkit-", 7) != 0 || len <= 17 ||
-      strcmp (base + len - 10, "-plugin.so") != 0)
-    return 0;
-  snprintf (name, 64, "%.*s", (int) (len - 17), base + 7);
-  return 1;
-}
-
 int
 below_check (void)
 {
-  char plugin[64] = "";
+  char plugin[64];
 
-  dl_iterate_phdr (find_plugin, plugin);
+  plugin_name (plugin, sizeof plugin);
 
   if (strcmp (plugin, "file") == 0 && dir_given) {
     nbdkit_error ("multicopy: the file plugin with %s= serves the file "

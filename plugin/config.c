@@ -53,11 +53,8 @@ parse_tls (const char *value)
       strcasecmp (value, "required") == 0 ||
       strcasecmp (value, "force") == 0)
     return LIBNBD_TLS_REQUIRE;
-  r = nbdkit_parse_bool (value);
-  if (r == -1) {
-    nbdkit_error ("tls=%s: expecting off, on or require", value);
+  if (multicopy_parse_bool ("tls", value, "off, on or require", &r) == -1)
     return -1;
-  }
   return r ? LIBNBD_TLS_ALLOW : LIBNBD_TLS_DISABLE;
 }
 
@@ -117,6 +114,22 @@ tls_file (const char *key, const char *value, char **path, bool directory)
   return 0;
 }
 
+/* A TCP port is a number from 1 to 65535, or a service name. */
+static int
+check_tcp_port (const char *value)
+{
+  uint32_t n;
+
+  if (strspn (value, "0123456789") != strlen (value))
+    return 0;                   /* a name: getaddrinfo will say */
+  if (strlen (value) > 5 || multicopy_parse_u32 ("port", value, &n) == -1 ||
+      n == 0 || n > 65535) {
+    nbdkit_error ("port=%s: expecting a TCP port from 1 to 65535 (or a "
+                  "service name)", value);
+    return -1;
+  }
+  return 0;
+}
 
 static int
 add_server (const char *key, const char *value)
@@ -206,10 +219,8 @@ config_key (const char *key, const char *value)
   else if (strcmp (key, "tls-certificates") == 0)
     return tls_file (key, value, &config.tls_certificates, true);
   else if (strcmp (key, "tls-verify") == 0) {
-    if ((r = nbdkit_parse_bool (value)) == -1) {
-      nbdkit_error ("tls-verify=%s: expecting a boolean", value);
+    if (multicopy_parse_bool (key, value, "a boolean (on or off)", &r) == -1)
       return -1;
-    }
     config.tls_verify = r;
   }
   else if (strcmp (key, "tls-username") == 0)
@@ -252,6 +263,8 @@ config_finish (void)
   }
   if (any_vsock && config.port &&
       multicopy_parse_u32 ("port", config.port, &config.vsock_port) == -1)
+    return -1;
+  if (any_host && config.port && check_tcp_port (config.port) == -1)
     return -1;
   if (config.export && any_uri) {
     nbdkit_error ("export= cannot be used with uri=: "

@@ -104,8 +104,23 @@ failed (struct connect_failure *why, unsigned i, int err, const char *msg)
   nbdkit_debug ("upstream connection %u: %s", i, msg);
   if (why->msg[0] == '\0') {
     why->err = err;
+    why->in_handshake = false;
     snprintf (why->msg, sizeof why->msg, "%s", msg);
   }
+}
+
+/* A failure while driving the handle: a TCP connect that failed, or
+ * the server's answer in the handshake (a Unix socket connects, or
+ * fails to, within nbd_aio_connect_*).
+ */
+static void
+failed_in_handshake (struct connect_failure *why, unsigned i)
+{
+  bool first = why->msg[0] == '\0';
+
+  failed (why, i, nbd_get_errno (), nbd_get_error ());
+  if (first)
+    why->in_handshake = true;
 }
 
 /* Create handle i for server s and start its connection without
@@ -175,6 +190,7 @@ upstream_connect (struct nbd_handle **handles, unsigned *servers_out,
 
   for (s = 0; s < config.nr_servers; ++s) {
     why[s].err = 0;
+    why[s].in_handshake = false;
     why[s].msg[0] = '\0';
     until[s] = deadline;
   }
@@ -245,8 +261,7 @@ upstream_connect (struct nbd_handle **handles, unsigned *servers_out,
     for (i = 0; i < nfds; ++i) {
       if (fds[i].revents != 0 &&
           aio_notify (pending[idx[i]], fds[i].revents) == -1)
-        failed (&why[servers[idx[i]]], first + idx[i], nbd_get_errno (),
-                nbd_get_error ());
+        failed_in_handshake (&why[servers[idx[i]]], first + idx[i]);
     }
   }
 
@@ -290,9 +305,14 @@ upstream_connect (struct nbd_handle **handles, unsigned *servers_out,
  * refused, an export that is not there.
  */
 static bool
-passing (int err)
+passing (const struct connect_failure *why)
 {
-  switch (err) {
+  /* ENOENT in the handshake is NBD_REP_ERR_UNKNOWN: the server is up
+   * and has no such export.
+   */
+  if (why->in_handshake && why->err == ENOENT)
+    return false;
+  switch (why->err) {
   case ENOENT: case ECONNREFUSED: case ECONNRESET: case ECONNABORTED:
   case EPIPE: case ENOTCONN: case EHOSTUNREACH: case ENETUNREACH:
   case ETIMEDOUT: case EAGAIN: case ESHUTDOWN:
@@ -330,7 +350,7 @@ upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
     for (s = config.nr_servers; s-- > 0; ) {
       if (count[s] == 0 && why[s].msg[0]) {
         down = s;
-        mendable &= passing (why[s].err);
+        mendable &= passing (&why[s]);
       }
     }
     if (n > 0 && count[down] > 0) {
@@ -344,11 +364,17 @@ upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
 
     left = deadline - now_ms ();
     if (left <= 0 || !mendable) {
+      /* A try that hangs in the handshake takes connect-timeout, which
+       * may be longer than retry=.
+       */
       if (config.retry_ms > 0 && mendable)
-        nbdkit_error ("cannot connect to %s: %s (gave up after "
-                      "retry=%u.%03us)", config_server_label (down),
-                      why[down].msg, config.retry_ms / 1000,
-                      config.retry_ms % 1000);
+        nbdkit_error ("cannot connect to %s: %s (gave up after %.1f s: "
+                      "retry=%u.%03us, each try up to connect-timeout="
+                      "%u.%03us)", config_server_label (down), why[down].msg,
+                      (now_ms () - start) / 1000.0,
+                      config.retry_ms / 1000, config.retry_ms % 1000,
+                      config.connect_timeout_ms / 1000,
+                      config.connect_timeout_ms % 1000);
       else
         nbdkit_error ("cannot connect to %s: %s",
                       config_server_label (down), why[down].msg);

@@ -7,6 +7,8 @@
 #ifndef MULTICOPY_CONNECT_H
 #define MULTICOPY_CONNECT_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 #include <libnbd.h>
@@ -23,6 +25,7 @@
 /* Why no connection came up. */
 struct connect_failure {
   int err;                      /* errno of the first error */
+  bool in_handshake;            /* the server said it, in the handshake */
   char msg[256];
 };
 

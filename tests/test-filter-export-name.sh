@@ -25,6 +25,11 @@ refused 'the nbd plugin with dynamic-export=true' \
   --filter="$filter" nbd socket="$(sock up)" dynamic-export=true
 refused 'the ondemand plugin' \
   --filter="$filter" ondemand dir="$tmp/dir" size=1M
+# Known by what it is, not by its file name.
+plugindir=$(pkg-config --variable=plugindir nbdkit)
+cp "$plugindir/nbdkit-file-plugin.so" "$tmp/mystore.so"
+refused 'the file plugin with dir= serves' \
+  --filter="$filter" "$tmp/mystore.so" dir="$tmp/dir"
 
 echo "== still served: the file plugin with file=, the nbd plugin without dynamic-export"
 out=$(nbdkit_ok -U - --filter="$filter" file "$tmp/dir/disk" \

@@ -14,7 +14,8 @@ start_nbdkit up memory 16M
 
 echo "== a bad value gets one line"
 for bad in connections=four connections=0 segment-size=1X segment-size=3M \
-           connect-timeout=soon retry=-1 shutdown-timeout=0; do
+           connect-timeout=soon retry=-1 shutdown-timeout=0 tls=maybe \
+           tls-verify=maybe; do
   out=$(nbdkit_to_end -U - "$plugin" "$(uri up)" "$bad" --run true) &&
     fail "$bad accepted"
   n=$(grep -c 'error:' <<<"$out") || true

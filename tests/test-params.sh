@@ -4,7 +4,7 @@
 # Parameters: every bad one makes nbdkit exit non-zero, promptly, with a
 # message that names the problem; the good forms are accepted.
 source "$(dirname "$0")/functions.sh"
-requires nbdinfo psktool python3
+requires nbdinfo psktool python3 qemu-nbd
 
 start_nbdkit up memory 16M
 
@@ -52,6 +52,18 @@ refused 'No such file or directory' \
   "$plugin" socket="$tmp/nowhere.sock" retry=0
 refused 'Connection refused' "$plugin" hostname=127.0.0.1 port=1 retry=0
 refused 'cannot connect to the upstream: .*uri' "$plugin" "not-a-uri"
+refused 'port=99999: expecting a TCP port from 1 to 65535' \
+  "$plugin" hostname=127.0.0.1 port=99999
+refused 'port=0: expecting a TCP port' "$plugin" hostname=127.0.0.1 port=0
+
+echo "== an export the upstream does not have is refused at once"
+truncate -s 16M "$tmp/q.img"
+start_qemu_nbd q -x foo -f raw "$tmp/q.img"
+start=$(date +%s%N)
+refused "has no export named 'bar'" \
+  "$plugin" "nbd+unix:///bar?socket=$(sock q)" retry=30
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $ms -lt 10000 ] || fail "a missing export was retried for ${ms}ms"
 
 # Nothing is accepted silently: a key given twice, TLS keys that
 # tls=off would ignore, key files that are not there.

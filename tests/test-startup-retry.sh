@@ -7,7 +7,7 @@
 # to be (how long requests wait for a lost connection), and retry=
 # alone still sets it too, with a deprecation warning.
 source "$(dirname "$0")/functions.sh"
-requires nbdsh nbdcopy
+requires nbdsh nbdcopy python3 bc
 
 # start_late NAME ARGS...: the plugin for an upstream socket that does
 # not exist yet; it must still be waiting a while later.
@@ -53,7 +53,7 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "not refused (rc $rc): $out"
 grep -q "cannot connect to the upstream.*No such file or directory" \
   <<<"$out" || fail "no reason given: $out"
-grep -q "gave up after retry=1" <<<"$out" || fail "retry= not named: $out"
+grep -q "gave up after [0-9.]* s: retry=1.000s" <<<"$out" || fail "retry= not named: $out"
 [ $ms -ge 900 ] && [ $ms -lt 8000 ] || fail "refused after ${ms}ms"
 echo "refused after ${ms}ms: $(grep -m1 'gave up' <<<"$out")"
 
@@ -66,3 +66,19 @@ out=$(nbdkit_ok -U - "$plugin" "$(uri up)" retry=5 reconnect-timeout=7 \
 ! grep -q 'warning: retry=' <<<"$out" ||
   fail "a warning although reconnect-timeout= was given: $out"
 echo "deprecation warning only without reconnect-timeout="
+
+echo "== retry=1 connect-timeout=3 against a server that never answers"
+rm -f "$tmp/silent.sock"
+start_server silent "$tmp/silent.sock" \
+  python3 "$top/tests/fixtures/silent.py" "$tmp/silent.sock"
+rc=0
+out=$(nbdkit_to_end -U - "$plugin" socket="$tmp/silent.sock" retry=1 \
+        connect-timeout=3 --run true) || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "not refused (rc $rc): $out"
+line=$(grep 'gave up' <<<"$out") || fail "no reason given: $out"
+# It took one try of 3 s: the message must not say 1 s.
+secs=$(sed -n 's/.*gave up after \([0-9.]*\) s.*/\1/p' <<<"$line")
+[ -n "$secs" ] || fail "the time it took is not given: $line"
+[ "$(echo "$secs >= 2.9" | bc)" = 1 ] || fail "it says $secs s: $line"
+grep -q 'connect-timeout=3' <<<"$line" || fail "connect-timeout not named: $line"
+echo "$line"
