@@ -36,7 +36,7 @@ check=(
 # Under the checkers, a test looks at a hung nbdkit with gdb.
 checkers=("gdb cmd gdb")
 valgrind=("valgrind cmd valgrind")
-bench=("hyperfine cmd hyperfine" "gnuplot cmd gnuplot-nox")
+bench=("hyperfine cmd hyperfine" "gnuplot cmd gnuplot-nox" "fio cmd fio")
 
 case "${1:-check}" in
   build) want=("${build[@]}") ;;

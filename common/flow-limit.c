@@ -59,6 +59,15 @@ flow_limit_sample (struct flow_limit *fl, int64_t now_us, int64_t rtt_us)
   base = shorter (fl->base_us, fl->prev_base_us);
   trip = fl->round_min_us;
   target = fl->limit * (double) base / (double) trip + FLOW_QUEUED;
+  /* A full round in which even the luckiest piece waited for nothing
+   * measurable: the upstream has room, find out how much at once
+   * (doubling, as TCP's slow start), not a few pieces a round.  A
+   * slow server beside a fast one starts from its share of the first
+   * limit and would take many rounds of its long trips to get there.
+   */
+  if (trip <= base + base / FLOW_NO_QUEUE_FRACTION &&
+      fl->round_peak >= (unsigned) fl->limit && target < 2 * fl->limit)
+    target = 2 * fl->limit;
 
   /* A round that never reached the limit says nothing about more:
    * grow only to twice what was used, so that a limit grown while the

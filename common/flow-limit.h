@@ -31,6 +31,10 @@
 
 /* Pieces a round may find queued before the limit shrinks. */
 #define FLOW_QUEUED 4
+/* A round whose shortest trip is within 1/FLOW_NO_QUEUE_FRACTION of
+ * the base found no queue at all.
+ */
+#define FLOW_NO_QUEUE_FRACTION 20
 /* Never fewer in flight than this. */
 #define FLOW_MIN 4
 /* Nor more: far above what nbdkit's worker threads can issue. */

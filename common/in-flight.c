@@ -30,21 +30,47 @@
  */
 #define STOP_POLL_NS 100000000
 
+/* The pieces in flight to one group of paths, and their limit. */
+struct gate {
+  struct flow_limit fl;
+  pthread_cond_t room;
+  unsigned in_flight, waiting;
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t room = PTHREAD_COND_INITIALIZER;
-static struct flow_limit fl;
-static unsigned in_flight, waiting;
+static struct gate gates[IN_FLIGHT_GROUPS_MAX];
+static unsigned nr_gates = 1;
+static unsigned char group_of[IN_FLIGHT_PATHS_MAX];
+static unsigned in_flight;      /* over all gates */
 static unsigned most;           /* the most ever in flight at once */
 static bool (*stopping) (void);
 
 void
-in_flight_init (unsigned connections, unsigned max)
+in_flight_init (unsigned paths, const unsigned *groups, unsigned max)
 {
+  unsigned per[IN_FLIGHT_GROUPS_MAX] = { 0 };
+  unsigned i;
+
   pthread_mutex_lock (&lock);
-  flow_limit_init (&fl, START_PER_CONNECTION * connections, max);
+  /* A fixed limit is one number for everything below. */
+  nr_gates = 1;
+  for (i = 0; i < paths && i < IN_FLIGHT_PATHS_MAX; ++i) {
+    group_of[i] = groups && !max ? groups[i] % IN_FLIGHT_GROUPS_MAX : 0;
+    per[group_of[i]]++;
+    if (group_of[i] + 1u > nr_gates)
+      nr_gates = group_of[i] + 1;
+  }
+  for (i = 0; i < nr_gates; ++i) {
+    flow_limit_init (&gates[i].fl, START_PER_CONNECTION * per[i], max);
+    pthread_cond_init (&gates[i].room, NULL);
+    gates[i].in_flight = gates[i].waiting = 0;
+  }
   pthread_mutex_unlock (&lock);
-  nbdkit_debug ("pieces in flight: %s, starting at %u",
-                max ? "fixed" : "adapting", flow_limit_get (&fl));
+  nbdkit_debug ("pieces in flight: %s, starting at %u%s",
+                max ? "fixed" : "adapting",
+                flow_limit_get (&gates[0].fl),
+                nr_gates > 1 ? " for the first of several servers, each "
+                "with a limit of its own" : "");
 }
 
 void
@@ -55,14 +81,14 @@ in_flight_stop_when (bool (*stop) (void))
   pthread_mutex_unlock (&lock);
 }
 
-/* Wait for room, for at most a slice if a stop condition is set. */
+/* Wait for room at g, for at most a slice if a stop condition is set. */
 static void
-wait_for_room (void)
+wait_for_room (struct gate *g)
 {
   struct timespec ts;
 
   if (stopping == NULL) {
-    pthread_cond_wait (&room, &lock);
+    pthread_cond_wait (&g->room, &lock);
     return;
   }
   clock_gettime (CLOCK_REALTIME, &ts);
@@ -71,60 +97,65 @@ wait_for_room (void)
     ts.tv_sec++;
     ts.tv_nsec -= 1000000000;
   }
-  pthread_cond_timedwait (&room, &lock, &ts);
+  pthread_cond_timedwait (&g->room, &lock, &ts);
 }
 
 int
-in_flight_acquire (void)
+in_flight_acquire (unsigned path)
 {
+  struct gate *g = &gates[group_of[path % IN_FLIGHT_PATHS_MAX]];
+
   pthread_mutex_lock (&lock);
-  while (in_flight >= flow_limit_get (&fl)) {
+  while (g->in_flight >= flow_limit_get (&g->fl)) {
     if (stopping && stopping ()) {
       pthread_mutex_unlock (&lock);
       return -1;
     }
-    waiting++;
-    wait_for_room ();
-    waiting--;
+    g->waiting++;
+    wait_for_room (g);
+    g->waiting--;
   }
-  in_flight++;
-  if (in_flight > most)
+  g->in_flight++;
+  if (++in_flight > most)
     most = in_flight;
-  flow_limit_issued (&fl, in_flight);
+  flow_limit_issued (&g->fl, g->in_flight);
   pthread_mutex_unlock (&lock);
   return 0;
 }
 
 void
-in_flight_release (int64_t rtt_us)
+in_flight_release (int64_t rtt_us, unsigned path)
 {
+  struct gate *g = &gates[group_of[path % IN_FLIGHT_PATHS_MAX]];
   unsigned before;
 
   pthread_mutex_lock (&lock);
+  g->in_flight--;
   in_flight--;
-  before = flow_limit_get (&fl);
-  if (rtt_us >= 0 && flow_limit_sample (&fl, now_us (), rtt_us) &&
-      flow_limit_get (&fl) > before + 1)
+  before = flow_limit_get (&g->fl);
+  if (rtt_us >= 0 && flow_limit_sample (&g->fl, now_us (), rtt_us) &&
+      flow_limit_get (&g->fl) > before + 1)
     /* Room for more than the one this release made. */
-    pthread_cond_broadcast (&room);
-  else if (waiting && in_flight < flow_limit_get (&fl))
+    pthread_cond_broadcast (&g->room);
+  else if (g->waiting && g->in_flight < flow_limit_get (&g->fl))
     /* One, not all: a herd of woken workers costs more CPU than the
      * limit saves.
      */
-    pthread_cond_signal (&room);
+    pthread_cond_signal (&g->room);
   pthread_mutex_unlock (&lock);
 }
 
 void
 in_flight_print (FILE *fp)
 {
-  unsigned now, limit, top;
+  unsigned now, limit = 0, top, i;
   bool fixed;
 
   pthread_mutex_lock (&lock);
   now = in_flight;
-  limit = flow_limit_get (&fl);
-  fixed = fl.fixed;
+  for (i = 0; i < nr_gates; ++i)
+    limit += flow_limit_get (&gates[i].fl);
+  fixed = gates[0].fl.fixed;
   top = most;
   pthread_mutex_unlock (&lock);
   fprintf (fp, "in-flight=%u limit=%u %s most=%u\n",

@@ -17,17 +17,26 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* max-in-flight=N (0: auto), once it is known how many connections
- * (or contexts) there are.
- */
-extern void in_flight_init (unsigned connections, unsigned max);
+/* Paths are upstream connections (or contexts), numbered from 0. */
+#define IN_FLIGHT_PATHS_MAX  64
+#define IN_FLIGHT_GROUPS_MAX 64
 
-/* Before issuing a piece: waits while the limit is reached.  Every
- * acquire that returns 0 is paired with one release, when the piece
- * completes or could not be issued.  -1: the stop condition came
- * true while it waited (nothing to release).
+/* max-in-flight=N (0: auto), once it is known how many paths there
+ * are.  With auto, groups[i] (NULL: all 0) puts path i in a group
+ * with a limit of its own: the plugin's several servers, whose round
+ * trips may differ by nature (flow-limit.h would take a slower
+ * server's trips for a queue, and its pieces, held long, would take
+ * the faster one's room).  A fixed N is one limit over all.
  */
-extern int in_flight_acquire (void);
+extern void in_flight_init (unsigned paths, const unsigned *groups,
+                            unsigned max);
+
+/* Before issuing a piece on path: waits while its group's limit is
+ * reached.  Every acquire that returns 0 is paired with one release,
+ * when the piece completes or could not be issued.  -1: the stop
+ * condition came true while it waited (nothing to release).
+ */
+extern int in_flight_acquire (unsigned path);
 
 /* Waits for room end, with -1, once stop () returns true (it must be
  * cheap and may become true at any moment, in a signal handler too):
@@ -38,11 +47,13 @@ extern void in_flight_stop_when (bool (*stop) (void));
 /* rtt_us: how long the piece took (now_us () of clock.h), or -1 if
  * it was not timed (the plugin times only the first read or write
  * piece of each request: the others were issued behind it and would
- * count its wait as theirs).
+ * count its wait as theirs).  path: as given to the acquire.
  */
-extern void in_flight_release (int64_t rtt_us);
+extern void in_flight_release (int64_t rtt_us, unsigned path);
 
-/* The stats=FILE line: "in-flight=NOW limit=L auto|fixed most=M". */
+/* The stats=FILE line: "in-flight=NOW limit=L auto|fixed most=M",
+ * over all groups.
+ */
 extern void in_flight_print (FILE *fp);
 
 #endif /* MULTICOPY_IN_FLIGHT_H */

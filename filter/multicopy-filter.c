@@ -92,7 +92,7 @@ multicopy_get_ready (int thread_model)
    * apart in one shared context: the pool locks each context.
    */
   pool_set_locking (thread_model != NBDKIT_THREAD_MODEL_PARALLEL);
-  in_flight_init (connections, max_in_flight);
+  in_flight_init (connections, NULL, max_in_flight);
   return 0;
 }
 

@@ -55,7 +55,7 @@ issue (enum route_op op, void *buf, const struct stripe_piece *p,
   /* Every read and write piece is timed: each runs on its own, and a
    * wait for the context's lock is a wait in the queue below.
    */
-  if (in_flight_acquire () == -1) {
+  if (in_flight_acquire (p->owner) == -1) {
     *err = ESHUTDOWN;
     return -1;
   }
@@ -63,8 +63,8 @@ issue (enum route_op op, void *buf, const struct stripe_piece *p,
   pool_ctx_lock (p->owner);
   r = call (pool.ctx[p->owner], op, buf, p, flags, err);
   pool_ctx_unlock (p->owner);
-  in_flight_release (route_op_has_payload (op) ? now_us () - t0
-                                               : -1);
+  in_flight_release (route_op_has_payload (op) ? now_us () - t0 : -1,
+                     p->owner);
   stats_count (&pool.stats[p->owner], op, p->count);
   /* Read before writing: most pieces find the flag already set. */
   if (r == 0 && route_op_writes (op) &&

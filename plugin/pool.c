@@ -184,7 +184,7 @@ pool_open (void)
   }
   pool.nr = n;
   stripe_map_init (&pool.map, config.segment_size, n);
-  in_flight_init (n, config.max_in_flight);
+  in_flight_init (n, servers, config.max_in_flight);
 
   /* nbdkit has no warning call: .get_ready runs before nbdkit forks,
    * so stderr is still where the user looks.

@@ -76,45 +76,24 @@ issue_error (struct upstream *u)
   return err ? err : EIO;
 }
 
-/* What a piece's completion is told: its request, and when it was
- * issued if it is timed (t0_us >= 0).
+/* What a piece's completion is told: its request, its connection
+ * (the in-flight gate counts pieces per connection), and when it was
+ * issued if it is timed (t0_us >= 0).  One per connection a request
+ * uses, and one for its timed piece: no allocation.
  */
-struct piece_clock {
+struct piece_tag {
   struct request *req;
+  unsigned owner;
   int64_t t0_us;
 };
 
 static int
 piece_completed (void *vp, int *error)
 {
-  in_flight_release (-1);
-  return request_completed (vp, error);
-}
+  struct piece_tag *t = vp;
 
-static int
-timed_piece_completed (void *vp, int *error)
-{
-  struct piece_clock *c = vp;
-
-  in_flight_release (now_us () - c->t0_us);
-  return request_completed (c->req, error);
-}
-
-/* The callback of the next piece: the first read or write piece of a
- * request is timed (in-flight.h says why only that one).
- */
-static nbd_completion_callback
-piece_callback (struct request *req, struct piece_clock *clock, bool data)
-{
-  if (data && clock->t0_us < 0) {
-    clock->t0_us = now_us ();
-    return (nbd_completion_callback) {
-      .callback = timed_piece_completed, .user_data = clock,
-    };
-  }
-  return (nbd_completion_callback) {
-    .callback = piece_completed, .user_data = req,
-  };
+  in_flight_release (t->t0_us >= 0 ? now_us () - t->t0_us : -1, t->owner);
+  return request_completed (t->req, error);
 }
 
 /* Issue every piece of one request and wait for them.  Records in
@@ -129,7 +108,7 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
   struct request req;
-  struct piece_clock clock = { .req = &req, .t0_us = -1 };
+  struct piece_tag tags[MULTICOPY_CONNECTIONS_MAX], timed = { .t0_us = -1 };
 
   *used = 0;
   request_init (&req);
@@ -137,23 +116,40 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     struct upstream *u = &pool.conn[p.owner];
     void *pbuf = stripe_piece_buf (buf, offset, &p);
     nbd_completion_callback cb;
+    bool first_use;
     int err = 0;
 
     /* Before the handle lock: a wait here must not hold up a
      * reconnect.  It ends when nbdkit shuts down.
      */
-    if (in_flight_acquire () == -1) {
+    if (in_flight_acquire (p.owner) == -1) {
       request_hold (&req);
       request_release (&req, ESHUTDOWN);
       break;
     }
-    cb = piece_callback (&req, &clock, data);
+    first_use = !(*used & (UINT64_C (1) << p.owner));
+    if (first_use) {
+      *used |= UINT64_C (1) << p.owner;
+      tags[p.owner] = (struct piece_tag) {
+        .req = &req, .owner = p.owner, .t0_us = -1,
+      };
+    }
+    /* The first read or write piece is timed (in-flight.h says why
+     * only that one).
+     */
+    cb.callback = piece_completed;
+    cb.user_data = &tags[p.owner];
+    cb.free = NULL;
+    if (data && timed.req == NULL) {
+      timed = (struct piece_tag) {
+        .req = &req, .owner = p.owner, .t0_us = now_us (),
+      };
+      cb.user_data = &timed;
+    }
     request_hold (&req);
     pthread_rwlock_rdlock (&u->handle_lock);
-    if (!(*used & (UINT64_C (1) << p.owner))) {
-      *used |= UINT64_C (1) << p.owner;
+    if (first_use)
       gens[p.owner] = atomic_load (&u->gen);
-    }
     /* A server going away gets nothing new (io-thread.c). */
     if (atomic_load (&u->leaving))
       err = ESHUTDOWN;
@@ -164,7 +160,7 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     pthread_rwlock_unlock (&u->handle_lock);
     if (err) {
       /* Never issued: no completion will release it. */
-      in_flight_release (-1);
+      in_flight_release (-1, p.owner);
       request_release (&req, err);
       break;
     }

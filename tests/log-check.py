@@ -13,9 +13,11 @@
 #       The last flush of each of N connections overlapped in time with
 #       all the others: they ran in parallel.
 #   log-check.py in-flight LOG
-#       Prints "MOST LATE": the most writes, zeroes and trims that were
-#       ever in flight at once at the server, and the most in the later
-#       half of them (by start), when a limit that adapts has settled.
+#       Prints "MOST LATE TYPICAL": the most writes, zeroes and trims
+#       that were ever in flight at once at the server; the most in the
+#       later half of them (by start), when a limit that adapts has
+#       settled; and how many were in flight then on average over time
+#       (a moment's burst of a limit that probes for room aside).
 
 import re
 import sys
@@ -82,7 +84,12 @@ def in_flight(log):
     if starts == 0:
         sys.exit("no writes in the log")
     now = most = late = seen = 0
-    for _, done in events:
+    late_since = last = None
+    weighted = 0.0
+    for t, done in events:
+        if late_since is not None:
+            weighted += now * (t - last)
+        last = t
         if done:
             now -= 1
             continue
@@ -91,7 +98,11 @@ def in_flight(log):
         most = max(most, now)
         if seen > starts // 2:
             late = max(late, now)
-    print(most, late)
+            if late_since is None:
+                late_since = t
+    span = last - late_since if late_since is not None else 0
+    typical = weighted / span if span > 0 else now
+    print(most, late, f"{typical:.1f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@
  * as many as the limit allows.  The model upstream has `lanes`
  * connections that each serve one piece at a time, in order, each
  * piece going to a random one (ownership: which connection is not the
- * gate's choice), or, with lanes 0, serves every piece at once.  What
+ * gate's choice), or, with lanes 0, serves every piece at once.  A
+ * lane may also have a service time of its own, serve all its pieces
+ * at once (wide), share one queue with other lanes (one server's core
+ * behind several connections), and belong to a group with a limit of
+ * its own (a server of several, as in-flight.c keeps them).  What
  * must hold:
  *   - a fast server that serves one piece at a time (the CPU-bound
  *     case) is held to a handful in flight, not what the client sends;
@@ -18,6 +22,9 @@
  *   - a server with room for everything (a long fat link) never
  *     throttles the client;
  *   - after the server turns slower, the limit comes back up;
+ *   - of two servers, a slow one (50 ms a write) beside a fast one
+ *     does not starve both, each with its own limit; with one limit
+ *     over both it would (checked too, so that the model can fail);
  *   - max-in-flight=N never moves.
  */
 
@@ -37,22 +44,33 @@ struct model {
   unsigned lanes;               /* 0: serves every piece at once */
   int64_t service_us;
   unsigned demand;              /* pieces the client keeps wanting out */
+  /* Per lane, where set: its own service time; wide: every piece at
+   * once; queue: the lane whose queue it shares, plus one; group: its
+   * limit, of the run's.
+   */
+  int64_t lane_service_us[64];
+  bool lane_wide[64];
+  unsigned lane_queue[64];
+  unsigned lane_group[64];
 };
 
-struct piece { int64_t t0, done; };
+struct piece { int64_t t0, done; unsigned lane; };
 
 struct run {
   int64_t now;
   int64_t lane_free[64];
   struct piece out[MAX_OUT];
   unsigned nr_out;
+  unsigned group_out[2];        /* of nr_out, in each group */
+  int next_lane;                /* -1: not chosen yet */
   uint64_t done_after_warmup;
   double limit_sum;             /* of the limit at each completion */
   uint64_t limit_samples;
 };
 
-/* Run the model for `us` from r->now; completions after `warmup` (an
- * absolute time) are counted.
+/* Run the model for `us` from r->now, lane l's pieces held to the
+ * limit fl[m->lane_group[l]]; completions after `warmup` (an absolute
+ * time) are counted.
  */
 static void
 simulate (struct run *r, struct flow_limit *fl, const struct model *m,
@@ -63,31 +81,46 @@ simulate (struct run *r, struct flow_limit *fl, const struct model *m,
   while (r->now < end) {
     unsigned i, first = 0;
 
-    while (r->nr_out < flow_limit_get (fl) && r->nr_out < m->demand &&
-           r->nr_out < MAX_OUT) {
-      struct piece *p = &r->out[r->nr_out++];
+    /* The next piece's connection is its stripe's, chosen before the
+     * gate: it waits for room with it, and the client with it.
+     */
+    while (r->nr_out < m->demand && r->nr_out < MAX_OUT) {
+      struct piece *p;
+      unsigned lane, q, g;
+      int64_t service, start;
 
+      if (r->next_lane < 0)
+        r->next_lane = m->lanes ? (int) ((unsigned) random () % m->lanes) : 0;
+      lane = r->next_lane;
+      g = m->lane_group[lane];
+      if (r->group_out[g] >= flow_limit_get (&fl[g]))
+        break;
+      r->next_lane = -1;
+      p = &r->out[r->nr_out++];
+      r->group_out[g]++;
       p->t0 = r->now;
-      if (m->lanes == 0)
-        p->done = r->now + m->service_us;
-      else {
-        unsigned lane = (unsigned) random () % m->lanes;
-        int64_t start = r->lane_free[lane] > r->now ? r->lane_free[lane]
-                                                     : r->now;
-
-        p->done = r->lane_free[lane] = start + m->service_us;
-      }
-      flow_limit_issued (fl, r->nr_out);
+      p->lane = lane;
+      q = m->lane_queue[lane] ? m->lane_queue[lane] - 1 : lane;
+      service = m->lane_service_us[lane] ? m->lane_service_us[lane]
+                                         : m->service_us;
+      start = r->lane_free[q] > r->now ? r->lane_free[q] : r->now;
+      if (m->lanes == 0 || m->lane_wide[lane])
+        p->done = r->now + service;
+      else
+        p->done = r->lane_free[q] = start + service;
+      flow_limit_issued (&fl[g], r->group_out[g]);
     }
     for (i = 1; i < r->nr_out; ++i)
       if (r->out[i].done < r->out[first].done)
         first = i;
     r->now = r->out[first].done;
-    flow_limit_sample (fl, r->now, r->now - r->out[first].t0);
+    flow_limit_sample (&fl[m->lane_group[r->out[first].lane]], r->now,
+                       r->now - r->out[first].t0);
+    r->group_out[m->lane_group[r->out[first].lane]]--;
     r->out[first] = r->out[--r->nr_out];
     if (r->now >= warmup) {
       r->done_after_warmup++;
-      r->limit_sum += flow_limit_get (fl);
+      r->limit_sum += flow_limit_get (&fl[0]);
       r->limit_samples++;
     }
   }
@@ -99,12 +132,13 @@ measure (const struct model *m, unsigned start, unsigned max,
          double *rate, double *mean_limit)
 {
   static struct run r;
-  struct flow_limit fl;
+  struct flow_limit fl[2];
   const int64_t len = 4 * SECOND, warmup = SECOND;
 
-  r = (struct run) { .now = 0 };
-  flow_limit_init (&fl, start, max);
-  simulate (&r, &fl, m, len, warmup);
+  r = (struct run) { .now = 0, .next_lane = -1 };
+  flow_limit_init (&fl[0], start, max);
+  flow_limit_init (&fl[1], start, max);
+  simulate (&r, fl, m, len, warmup);
   *rate = r.done_after_warmup / ((double) (len - warmup) / SECOND);
   *mean_limit = r.limit_sum / r.limit_samples;
 }
@@ -169,7 +203,7 @@ test_server_slows_down (void)
   struct flow_limit fl;
   double rate;
 
-  r = (struct run) { .now = 0 };
+  r = (struct run) { .now = 0, .next_lane = -1 };
   flow_limit_init (&fl, 64, 0);
   simulate (&r, &fl, &m, 2 * SECOND, 2 * SECOND);
   m.service_us = 10000;
@@ -178,6 +212,68 @@ test_server_slows_down (void)
   CHECK (rate >= 0.8 * 16 * 100, "after slowing down: %.0f pieces/s", rate);
   printf ("server slowed down: %u in flight, %.0f pieces/s after 5 s\n",
           flow_limit_get (&fl), rate);
+}
+
+/* A fast server, its connections sharing one core (the CPU-bound
+ * case with many connections), is held to a handful.
+ */
+static void
+test_fast_shared_server (unsigned lanes)
+{
+  struct model m = { .lanes = lanes, .service_us = 180, .demand = 64 };
+  double rate, limit, full = SECOND / 180.0;
+  unsigned i;
+
+  for (i = 0; i < lanes; ++i)
+    m.lane_queue[i] = 1;        /* all in lane 0's queue */
+  measure (&m, 4 * lanes, 0, &rate, &limit);
+  CHECK (limit <= FLOW_MIN + 2 * FLOW_QUEUED,
+         "%u connections to one core: held to %.1f in flight, want few",
+         lanes, limit);
+  CHECK (rate >= 0.99 * full, "%.0f pieces/s of %.0f", rate, full);
+  printf ("%u connections to one fast core: %.1f in flight, %.0f of %.0f "
+          "pieces/s\n", lanes, limit, rate, full);
+}
+
+/* Two servers, four connections each: one fast (its connections share
+ * one core, 50 us a piece), one slow (50 ms a write, many at once).
+ * own: each server has its own limit, as in-flight.c keeps them.
+ * Returns the time against no limit at all.
+ */
+static double
+two_servers (bool own)
+{
+  struct model m = { .lanes = 8, .service_us = 50, .demand = 128 };
+  double rate, limit, open, open_limit;
+  unsigned i;
+
+  for (i = 0; i < 8; ++i) {
+    if (i < 4)
+      m.lane_queue[i] = 1;
+    else {
+      m.lane_service_us[i] = 50000;
+      m.lane_wide[i] = true;
+      m.lane_group[i] = own;
+    }
+  }
+  measure (&m, 4 * (own ? 4 : 8), 0, &rate, &limit);
+  measure (&m, 4 * 8, FLOW_MAX, &open, &open_limit);
+  printf ("two servers, one slow, %s: %.0f pieces/s (unlimited %.0f): "
+          "%.2f times the time\n", own ? "a limit each" : "one limit",
+          rate, open, open / rate);
+  return open / rate;
+}
+
+static void
+test_two_servers (void)
+{
+  double shared = two_servers (false), own = two_servers (true);
+
+  CHECK (own <= 1.3, "two servers with a limit each: %.2f times the time "
+         "of no limit", own);
+  CHECK (shared > 1.3, "one limit over two unequal servers took only %.2f "
+         "times the time of no limit: the model no longer shows the fault",
+         shared);
 }
 
 static void
@@ -209,6 +305,9 @@ main (void)
   test_slow_connections (64, 256);
   test_wide_server ();
   test_server_slows_down ();
+  test_fast_shared_server (4);
+  test_fast_shared_server (16);
+  test_two_servers ();
   test_fixed ();
   if (failures) {
     fprintf (stderr, "%u failures\n", failures);

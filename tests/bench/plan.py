@@ -15,13 +15,18 @@ SCENARIOS = {
     "floor": "no delay: the same destination without delay, what the "
              "copy costs besides latency",
     "cpu": "CPU-bound: qemu-nbd -e 128 on a qcow2 in /dev/shm",
+    "unequal": "two servers of one file in /dev/shm (uri= twice), one "
+               "plain, one with 50 ms writes (nbdkit's file plugin, the "
+               "delay filter)",
 }
 SHORT = {"latency10": "10ms", "latency": "2ms", "floor": "no delay",
-         "cpu": "CPU-bound"}
+         "cpu": "CPU-bound", "unequal": "unequal servers"}
 CLIENTS = {
     "qemu-img-m8": "qemu-img convert -n -W -m 8",
     "qemu-img-m16": "qemu-img convert -n -W -m 16",
     "nbdcopy": "nbdcopy --flush",
+    "fio-randwrite": "fio, 8 jobs x queue depth 16, 64K random writes "
+                     "with verify",
 }
 GRID_CONNS = [4, 8, 16]
 GRID_SEGS = ["1M", "2M", "4M"]
@@ -42,6 +47,9 @@ def config(name):
     # OPTS without a leading "-" are plugin parameters, not nbdkit's.
     if name == "mc-default-unlimited":
         return ("multicopy", 0, "-", "max-in-flight=65536")
+    if name.endswith("-unlimited"):
+        route, conns, seg, _ = config(name[:-len("-unlimited")])
+        return (route, conns, seg, "max-in-flight=65536")
     # mc-cN or mc-cN-sSEG
     parts = name.split("-")
     conns = int(parts[1][1:])
@@ -59,6 +67,7 @@ def quick():
     yield "floor", "nbdcopy", ["direct"]
     yield "cpu", "qemu-img-m8", ["nbd-plugin", "mc-default", "mc-c64"]
     yield "cpu", "nbdcopy", ["nbd-plugin", "mc-c1", "mc-default", "mc-c64"]
+    yield "unequal", "fio-randwrite", ["mc-c8-s64K", "mc-c8-s64K-unlimited"]
 
 
 def full():
@@ -75,6 +84,7 @@ def full():
                          "mc-default", "mc-c16-s8M", "mc-c64",
                          "mc-default-unlimited", "mc-default-sockbuf0",
                          "filter-default"]
+    yield "unequal", "fio-randwrite", ["mc-c8-s64K", "mc-c8-s64K-unlimited"]
 
 
 PLANS = {"quick": quick, "full": full}

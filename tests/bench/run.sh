@@ -17,6 +17,10 @@
 #                  the CPU-bound copies, short and noisy, get 10 turns
 #                  of paired.py)
 #   BENCH_OUT      where the report goes (full: docs/)
+#   BENCH_BASELINE another build tree (a clone at another commit, after
+#                  make): every multicopy configuration is also timed
+#                  with its plugin and filter, as "base:NAME", in the
+#                  same run, and the report gives the targets of both
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -72,6 +76,12 @@ client_cmd ()
     qemu-img-m16) echo "qemu-img convert -n -W -m 16 -f qcow2 -O raw" \
                        "$BENCH_DIR/src.qcow2 '$client_uri'" ;;
     nbdcopy) echo "nbdcopy --flush $BENCH_DIR/src.raw '$client_uri'" ;;
+    # fio checks what it wrote (and fails if it differs).
+    fio-randwrite) echo "fio --name=randwrite --ioengine=nbd" \
+                        "--uri='$client_uri' --rw=randwrite --bs=64k" \
+                        "--iodepth=16 --numjobs=8 --size=$(( mib / 8 ))M" \
+                        "--offset_increment=$(( mib / 8 ))M --verify=crc32c" \
+                        "--group_reporting >/dev/null" ;;
   esac
 }
 
@@ -80,11 +90,13 @@ prepare_cmd ()
 {
   local scenario=$1 client=$2 name=$3 route=$4 conns=$5 seg=$6 opts=$7
   [ "$seg" = - ] && seg=
-  local params=
+  local params= build=
   [ "$opts" = - ] && opts= || opts=${opts//_/ }
+  [ "${name#base:}" = "$name" ] ||
+    build="MULTICOPY_PLUGIN=$BENCH_BASELINE/plugin/nbdkit-multicopy-plugin.so MULTICOPY_FILTER=$BENCH_BASELINE/filter/nbdkit-multicopy-filter.so"
   # nbdkit options start with "-"; the rest are the plugin's parameters.
   [ "${opts#-}" != "$opts" ] || { params=$opts; opts=; }
-  echo "BENCH_LABEL='$scenario $client $name' MULTICOPY_NBDKIT_OPTS='$opts'" \
+  echo "$build BENCH_LABEL='$scenario $client $name' MULTICOPY_NBDKIT_OPTS='$opts'" \
        "MULTICOPY_PARAMS='$params' $servers start $scenario $route $conns $seg"
 }
 
@@ -93,6 +105,8 @@ prepare_cmd ()
 verify ()
 {
   local scenario=$1 client=$2
+  # fio verifies every copy it times.
+  [ "$client" != fio-randwrite ] || return 0
   "$servers" start "$scenario" multicopy
   eval "$(client_cmd "$client")" >/dev/null
   qemu-img compare -q -f raw -F raw "$BENCH_DIR/src.raw" \
@@ -121,6 +135,15 @@ crossings ()
 }
 
 plan=$("$top/tests/bench/plan.py" "$mode")
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  [ -f "$BENCH_BASELINE/plugin/nbdkit-multicopy-plugin.so" ] || {
+    echo "bench: BENCH_BASELINE=$BENCH_BASELINE has no built plugin" >&2
+    exit 1
+  }
+  plan=$(awk '{ print }
+              $4 == "multicopy" || $4 == "filter" { $3 = "base:" $3; print }' \
+           <<<"$plan")
+fi
 [ "$mode" = quick ] || crossings
 for pair in $(awk '{print $1 "/" $2}' <<<"$plan" | uniq); do
   scenario=${pair%/*} client=${pair#*/}

@@ -15,6 +15,9 @@
 #                    besides latency
 #           cpu      qemu-nbd -e 128 writing a qcow2 in /dev/shm (room
 #                    for connections=64, and for a check beside them)
+#           unequal  two nbdkit file servers of one file in /dev/shm,
+#                    the second with 50 ms per write (route multicopy
+#                    only: uri= given twice)
 # The memory destinations are filled once (untimed) before the copy:
 # on a VM where first touches of memory are expensive, a fresh memory
 # plugin spends more time faulting pages in than waiting, and the
@@ -94,7 +97,8 @@ stop ()
   # The proxy first: nbdkit waits for its clients to leave.
   stop_pid "$dir/proxy.pid"
   stop_pid "$dir/dst.pid"
-  rm -f "$dir"/*.sock /dev/shm/mc-bench-dst.qcow2
+  stop_pid "$dir/dst2.pid"
+  rm -f "$dir"/*.sock /dev/shm/mc-bench-dst.qcow2 /dev/shm/mc-bench-dst.raw
 }
 
 start ()
@@ -120,12 +124,20 @@ start ()
       qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
       qemu-nbd -t -e 128 -f qcow2 -k "$dir/dst.sock" \
         --pid-file="$dir/dst.pid" --fork /dev/shm/mc-bench-dst.qcow2 ;;
+    unequal)
+      truncate -s "$BENCH_SIZE" /dev/shm/mc-bench-dst.raw
+      nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
+        file /dev/shm/mc-bench-dst.raw
+      nbdkit -U "$dir/dst2.sock" -P "$dir/dst2.pid" --filter=delay \
+        file /dev/shm/mc-bench-dst.raw wdelay=50ms
+      wait_socket "$dir/dst2.sock"
+      params+=("nbd+unix:///?socket=$dir/dst2.sock") ;;
     *) echo "servers.sh: unknown scenario $scenario" >&2; exit 1 ;;
   esac
   wait_socket "$dir/dst.sock"
   # Fill the memory destinations, in 32M requests (the NBD maximum):
   # 16 delays for 512M.
-  [ "$scenario" = cpu ] ||
+  [ "$scenario" = cpu ] || [ "$scenario" = unequal ] ||
     nbdcopy --request-size=$((32 << 20)) "$dir/fill.raw" "$dst"
 
   case $route in
