@@ -32,6 +32,7 @@
 #include "config.h"
 #include "flush.h"
 #include "io-thread.h"
+#include "kick.h"
 #include "losses.h"
 #include "params.h"
 #include "reconnect.h"

@@ -42,20 +42,11 @@
 #include "completion.h"
 #include "config.h"
 #include "io-thread.h"
+#include "kick.h"
 #include "reconnect.h"
 #include "shutdown.h"
 #include "stats.h"
 #include "upstream.h"
-
-void
-io_thread_kick (struct upstream *u)
-{
-  const uint64_t one = 1;
-
-  /* EAGAIN means the counter is full: the thread is due to wake anyway. */
-  if (write (u->kick_fd, &one, sizeof one) == -1 && errno != EAGAIN)
-    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
-}
 
 static void
 drain_kicks (struct upstream *u)

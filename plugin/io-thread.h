@@ -7,8 +7,6 @@
 #ifndef MULTICOPY_IO_THREAD_H
 #define MULTICOPY_IO_THREAD_H
 
-#include <libnbd.h>
-
 struct upstream;
 
 /* Probe an idle connection this often: a server that is shutting down
@@ -33,9 +31,6 @@ extern int io_thread_start (struct upstream *u);
  */
 extern void io_thread_stop (struct upstream *u);
 
-/* Wake the thread, to poll for what libnbd wants now. */
-extern void io_thread_kick (struct upstream *u);
-
 /* Cut u's connection (shutdown(2) of its socket): libnbd then fails
  * every command in flight on it, and the thread sees the handle die.
  * Only if commands are in flight, for the _if_busy form.  why is
@@ -43,17 +38,5 @@ extern void io_thread_kick (struct upstream *u);
  */
 extern void io_thread_cut (struct upstream *u, const char *why);
 extern void io_thread_cut_if_busy (struct upstream *u, const char *why);
-
-/* After issuing a command: the caller's nbd_aio_* call already sent
- * what the socket would take.  Only if bytes are left over does the
- * thread, which may be asleep polling for replies only, need waking
- * to poll for POLLOUT too.
- */
-static inline void
-upstream_issued (struct upstream *u, struct nbd_handle *nbd)
-{
-  if (nbd_aio_get_direction (nbd) & LIBNBD_AIO_DIRECTION_WRITE)
-    io_thread_kick (u);
-}
 
 #endif /* MULTICOPY_IO_THREAD_H */

@@ -32,6 +32,7 @@
 #include "connect.h"
 #include "in-flight.h"
 #include "io-thread.h"
+#include "kick.h"
 #include "params.h"
 #include "pool.h"
 #include "shutdown.h"

@@ -23,7 +23,7 @@
 #include "clock.h"
 #include "completion.h"
 #include "in-flight.h"
-#include "io-thread.h"
+#include "kick.h"
 #include "losses.h"
 #include "params.h"
 #include "reconnect.h"
