@@ -42,11 +42,12 @@ FILTER  = filter/nbdkit-multicopy-filter.so
 MANS    = nbdkit-multicopy-plugin.1 docs/nbdkit-multicopy-filter.1
 
 COMMON_OBJS = common/stripe.o common/params.o common/stats.o \
-              common/flow-limit.o common/in-flight.o
+              common/flow-limit.o common/in-flight.o common/replay-log.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 
-TEST_PROGS  = tests/test-stripe tests/test-flow-limit tests/mc-stress
+TEST_PROGS  = tests/test-stripe tests/test-flow-limit tests/test-replay-log \
+              tests/mc-stress
 FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so tests/fixtures/nodlclose.so
 
 .PHONY: all deps check check-build demo bench bench-quick install uninstall \
@@ -89,6 +90,10 @@ tests/test-stripe: tests/test-stripe.c common/stripe.o tests/unit-check.h
 	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $(filter-out %.h,$^)
 
 tests/test-flow-limit: tests/test-flow-limit.c common/flow-limit.o \
+                       tests/unit-check.h
+	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $(filter-out %.h,$^)
+
+tests/test-replay-log: tests/test-replay-log.c common/replay-log.o \
                        tests/unit-check.h
 	$(CC) $(CFLAGS) $(WARNINGS) -std=gnu11 -Icommon -o $@ $(filter-out %.h,$^)
 

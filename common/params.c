@@ -123,6 +123,21 @@ size_syntax (const char *value)
 }
 
 int
+multicopy_parse_size (const char *key, const char *value, uint64_t max,
+                      uint64_t *r)
+{
+  int64_t n = size_syntax (value) ? nbdkit_parse_size (value) : -1;
+
+  if (n == -1 || (uint64_t) n > max) {
+    nbdkit_error ("%s=%s: expecting a size from 0 to %" PRIu64 "G (with a "
+                  "suffix such as K, M or G)", key, value, max >> 30);
+    return -1;
+  }
+  *r = n;
+  return 0;
+}
+
+int
 multicopy_parse_segment_size (const char *value, uint64_t *segment_size)
 {
   int64_t n = size_syntax (value) ? nbdkit_parse_size (value) : -1;

@@ -62,6 +62,9 @@ extern int multicopy_parse_segment_size (const char *value,
  */
 extern int multicopy_parse_bool (const char *key, const char *value,
                                  const char *what, int *r);
+/* A size, with nbdkit's suffixes (K, M, G...), from 0 to max. */
+extern int multicopy_parse_size (const char *key, const char *value,
+                                 uint64_t max, uint64_t *r);
 /* auto gives 0. */
 extern int multicopy_parse_max_in_flight (const char *value,
                                           unsigned *max);

@@ -130,6 +130,13 @@ print_unit (FILE *fp, const struct stats_source *src, unsigned i)
   if (src->has_reconnects)
     fprintf (fp, " reconnects=%" PRIuFAST64, atomic_load (&s->reconnects));
   fprintf (fp, " lost-writes=%" PRIuFAST64, atomic_load (&s->lost_writes));
+  if (src->has_replay)
+    fprintf (fp, " replay-log=%" PRIuFAST64 "/%" PRIuFAST64
+             " replays=%" PRIuFAST64 " log-flushes=%" PRIuFAST64
+             " log-waits=%" PRIuFAST64,
+             atomic_load (&s->log_bytes), atomic_load (&s->log_most),
+             atomic_load (&s->replays), atomic_load (&s->log_flushes),
+             atomic_load (&s->log_waits));
 }
 
 static uint64_t
@@ -175,7 +182,9 @@ total_requests (const struct stats_source *src)
     struct stats *s = src->get (i);
     for (op = 0; op < STATS_NR_OPS; ++op)
       n += atomic_load (&s->requests[op]);
-    n += atomic_load (&s->reconnects) + atomic_load (&s->lost_writes);
+    n += atomic_load (&s->reconnects) + atomic_load (&s->lost_writes) +
+      atomic_load (&s->replays) + atomic_load (&s->log_flushes) +
+      atomic_load (&s->log_waits);
   }
   return n;
 }

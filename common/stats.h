@@ -31,6 +31,15 @@ struct stats {
   atomic_uint_fast64_t bytes[STATS_NR_OPS];
   atomic_uint_fast64_t reconnects;
   atomic_uint_fast64_t lost_writes;
+  /* The replay log (the plugin's): sent again after a reconnect,
+   * internal flushes that made room, writers that waited for room,
+   * and its size in bytes now and at most.
+   */
+  atomic_uint_fast64_t replays;
+  atomic_uint_fast64_t log_flushes;
+  atomic_uint_fast64_t log_waits;
+  atomic_uint_fast64_t log_bytes;
+  atomic_uint_fast64_t log_most;
 };
 
 /* On the data path: relaxed, no lock. */
@@ -50,6 +59,7 @@ struct stats_source {
   unsigned nr;
   struct stats *(*get) (unsigned i);
   int has_reconnects;
+  int has_replay;               /* the replay log's fields mean anything */
   /* Where each one goes, if to one of several servers (else NULL). */
   unsigned (*server_of) (unsigned i);
   const char *(*server_name) (unsigned s);

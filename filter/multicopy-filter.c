@@ -96,9 +96,12 @@ multicopy_get_ready (int thread_model)
   return 0;
 }
 
-/* Per client connection: the failed flushes it has been told of. */
+/* Per client connection: the failed flushes it has been told of, by
+ * a flush and by a write.
+ */
 struct handle {
   atomic_uint losses_seen;
+  atomic_uint losses_seen_by_writes;
 };
 
 static int
@@ -135,6 +138,7 @@ multicopy_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     return NULL;
   }
   atomic_init (&h->losses_seen, errseq_sample (&pool.losses));
+  atomic_init (&h->losses_seen_by_writes, errseq_sample (&pool.losses));
   return h;
 }
 
@@ -254,10 +258,29 @@ multicopy_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
   return route_request (ROUTE_READ, buf, count, offset, flags, err);
 }
 
+/* A client that ignores a failed flush (qemu-img 7.2 exits 0 after
+ * one) would never hear of a loss: its next write after the loss
+ * fails too, once.
+ */
+static int
+told_by_write (struct handle *h, int *err)
+{
+  if (!errseq_check_and_advance (&pool.losses, &h->losses_seen_by_writes))
+    return 0;
+  nbdkit_error ("multicopy: write: a flush failed since this client "
+                "connected, and the plugin may have dropped writes "
+                "acknowledged to it; this write fails so that the client "
+                "stops");
+  *err = EIO;
+  return -1;
+}
+
 static int
 multicopy_pwrite (nbdkit_next *next, void *handle, const void *buf,
                   uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
+  if (told_by_write (handle, err) == -1)
+    return -1;
   return route_request (ROUTE_WRITE, (void *) buf, count, offset,
                          flags, err);
 }
@@ -266,6 +289,8 @@ static int
 multicopy_zero (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
+  if (told_by_write (handle, err) == -1)
+    return -1;
   return route_request (ROUTE_ZERO, NULL, count, offset, flags, err);
 }
 
@@ -273,6 +298,8 @@ static int
 multicopy_trim (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
+  if (told_by_write (handle, err) == -1)
+    return -1;
   return route_request (ROUTE_TRIM, NULL, count, offset, flags, err);
 }
 

@@ -36,6 +36,7 @@ struct upstream_config config = {
   .retry_ms = MULTICOPY_RETRY_DEFAULT_MS,
   .reconnect_timeout_ms = MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS,
   .shutdown_timeout_ms = MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS,
+  .replay_buffer = MULTICOPY_REPLAY_BUFFER_DEFAULT,
   .vsock_port = 10809,
 };
 
@@ -209,6 +210,11 @@ config_key (const char *key, const char *value)
   }
   else if (strcmp (key, "shutdown-timeout") == 0)
     return parse_seconds (key, value, false, &config.shutdown_timeout_ms);
+  else if (strcmp (key, "replay-buffer") == 0) {
+    config.replay_buffer_given = true;
+    return multicopy_parse_size (key, value, MULTICOPY_REPLAY_BUFFER_MAX,
+                                 &config.replay_buffer);
+  }
   else if (strcmp (key, "stats") == 0)
     return stats_config (key, value);
   else if (strcmp (key, "tls") == 0) {

@@ -47,6 +47,8 @@ struct upstream_config {
   unsigned retry_ms;            /* at startup: how long to keep trying */
   unsigned reconnect_timeout_ms; /* how long requests wait for a reconnect */
   unsigned shutdown_timeout_ms; /* at exit: for the flush, for late replies */
+  uint64_t replay_buffer;       /* bytes for all the replay logs, 0: off */
+  bool replay_buffer_given;
 };
 
 extern struct upstream_config config;
@@ -55,6 +57,9 @@ extern struct upstream_config config;
 #define MULTICOPY_RETRY_DEFAULT_MS 10000
 #define MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS 60000
 #define MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS 5000
+/* All the replay logs together: see replay.h and the man page. */
+#define MULTICOPY_REPLAY_BUFFER_DEFAULT (UINT64_C (256) << 20)
+#define MULTICOPY_REPLAY_BUFFER_MAX (UINT64_C (64) << 30)
 
 /* Server s of config, and "server S (NAME)" for messages when there
  * are several, "the upstream" when there is one.
@@ -82,6 +87,9 @@ extern void config_free (void);
   "                     come back (default 60, 0: fail at once).\n" \
   "shutdown-timeout=<S> Seconds that exit waits for the upstream: for\n" \
   "                     replies, and for the final flush (default 5).\n" \
+  "replay-buffer=<SIZE> Memory for writes no flush has covered yet, to\n" \
+  "                     send again after a reconnect (default 256M,\n" \
+  "                     0: off).\n" \
   "stats=<FILE>         Write what each upstream connection carried\n" \
   "                     to FILE, every second of a copy and at exit.\n" \
   "tls=off|on|require   TLS toward the upstream.\n" \

@@ -36,6 +36,7 @@
 #include "losses.h"
 #include "params.h"
 #include "reconnect.h"
+#include "replay.h"
 #include "stats.h"
 #include "upstream.h"
 
@@ -67,6 +68,7 @@ issue_flush (struct upstream *u, nbd_completion_callback cb)
 struct flush_part {
   struct request *req;
   unsigned gen;                 /* the handle it went to */
+  uint64_t mark;                /* what of the replay log it covers */
   int err;
 };
 
@@ -85,13 +87,20 @@ part_completed (void *vp, int *error)
  * what it could not write may be gone.  Either way the writes are
  * not marked again: the loss is told, once.
  */
-static void
+static int
 flush_failed (struct upstream *u, const struct flush_part *part)
 {
-  if (connection_lost (part->err) || upstream_lost_since (u, part->gen))
+  if (connection_lost (part->err) || upstream_lost_since (u, part->gen)) {
+    /* With replay, the new connection took again, and flushed, all
+     * that this flush was to cover, before it took anything new.
+     */
+    if (replay_on () && upstream_wait_back (u, part->gen))
+      return 0;
     losses_on_connection (u, part->gen);
+  }
   else
     losses_on_flush (u);
+  return part->err;
 }
 
 int
@@ -117,7 +126,7 @@ flush_dirty (void)
     }
     sent |= UINT64_C (1) << i;
     part[i] = (struct flush_part) {
-      .req = &req, .gen = atomic_load (&u->gen), .err = 0,
+      .req = &req, .gen = atomic_load (&u->gen), .mark = replay_mark (u),
     };
     request_hold (&req);
     part[i].err = issue_flush (u, cb);
@@ -127,15 +136,19 @@ flush_dirty (void)
     }
     stats_count (&u->stats, STATS_FLUSH, 0);
   }
-  err = request_wait (&req);
+  request_wait (&req);
 
+  err = 0;
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
+    int e;
 
     if (!(sent & (UINT64_C (1) << i)))
       continue;
-    if (part[i].err)
-      flush_failed (u, &part[i]);
+    if (part[i].err == 0)
+      replay_covered (u, part[i].mark);
+    else if ((e = flush_failed (u, &part[i])) != 0 && err == 0)
+      err = e;
     atomic_fetch_sub (&u->flushing, 1);
   }
   if (err) {

@@ -35,11 +35,13 @@
 #include "upstream.h"
 
 /* Per client connection: whether it may write, and the losses of
- * acknowledged writes it has been told of (losses.h).
+ * acknowledged writes it has been told of (losses.h), by a flush and
+ * by a write.
  */
 struct handle {
   bool readonly;
   atomic_uint losses_seen;
+  atomic_uint losses_seen_by_writes;
 };
 
 static void
@@ -122,6 +124,7 @@ multicopy_open (int readonly)
   }
   h->readonly = readonly;
   atomic_init (&h->losses_seen, losses_sample ());
+  atomic_init (&h->losses_seen_by_writes, losses_sample ());
   return h;
 }
 
@@ -233,12 +236,30 @@ multicopy_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   return route_request (ROUTE_READ, buf, count, offset, 0);
 }
 
+/* A client that ignores a failed flush (qemu-img 7.2 exits 0 after
+ * one) would never hear of a loss: its next write after the loss
+ * fails too, once.
+ */
+static int
+told_by_write (struct handle *h)
+{
+  if (!losses_since (&h->losses_seen_by_writes))
+    return 0;
+  nbdkit_error ("write: writes acknowledged since this client connected "
+                "were lost upstream before a flush covered them; this "
+                "write fails so that the client stops");
+  nbdkit_set_error (EIO);
+  return -1;
+}
+
 static int
 multicopy_pwrite (void *handle, const void *buf, uint32_t count,
                   uint64_t offset, uint32_t flags)
 {
   uint32_t lflags = (flags & NBDKIT_FLAG_FUA) ? LIBNBD_CMD_FLAG_FUA : 0;
 
+  if (told_by_write (handle) == -1)
+    return -1;
   return route_request (ROUTE_WRITE, (void *) buf, count, offset, lflags);
 }
 
@@ -254,6 +275,8 @@ multicopy_zero (void *handle, uint32_t count, uint64_t offset,
     lflags |= LIBNBD_CMD_FLAG_FUA;
   if (flags & NBDKIT_FLAG_FAST_ZERO)
     lflags |= LIBNBD_CMD_FLAG_FAST_ZERO;
+  if (told_by_write (handle) == -1)
+    return -1;
   return route_request (ROUTE_ZERO, NULL, count, offset, lflags);
 }
 
@@ -263,6 +286,8 @@ multicopy_trim (void *handle, uint32_t count, uint64_t offset,
 {
   uint32_t lflags = (flags & NBDKIT_FLAG_FUA) ? LIBNBD_CMD_FLAG_FUA : 0;
 
+  if (told_by_write (handle) == -1)
+    return -1;
   return route_request (ROUTE_TRIM, NULL, count, offset, lflags);
 }
 

@@ -34,6 +34,7 @@
 #include "io-thread.h"
 #include "kick.h"
 #include "params.h"
+#include "replay.h"
 #include "pool.h"
 #include "shutdown.h"
 #include "stats.h"
@@ -42,7 +43,8 @@
 struct pool pool;
 
 static int
-init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf)
+init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf,
+               uint64_t log_share)
 {
   struct upstream *u = &pool.conn[i];
   uint64_t stripe = (uint64_t) i * config.segment_size;
@@ -77,6 +79,10 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf)
   atomic_init (&u->lost_gen, 0);
   atomic_init (&u->exit_flush_sent, false);
   atomic_init (&u->exit_flush_err, -1);
+  if (replay_init (u, log_share) == -1) {
+    close (u->kick_fd);
+    return -1;
+  }
   return 0;
 }
 
@@ -135,12 +141,55 @@ spread (const unsigned *servers, int n)
   return text;
 }
 
+/* Each connection's part of replay-buffer=: at least two of the
+ * largest pieces, else an explicit value is refused and the default
+ * grows.
+ */
+static int
+replay_share (int n, uint64_t *share)
+{
+  uint64_t largest = config.segment_size < pool.max_payload ?
+    config.segment_size : pool.max_payload;
+  uint64_t least = replay_share_min (largest);
+
+  *share = config.replay_buffer / n;
+  if (config.replay_buffer == 0 || *share >= least)
+    return 0;
+  if (config.replay_buffer_given) {
+    nbdkit_error ("replay-buffer=%" PRIu64 " is too small: each of the %d "
+                  "connections needs room for two of its largest pieces "
+                  "(%" PRIu64 " bytes), so at least %" PRIu64 " in all "
+                  "(or 0, to turn replay off)", config.replay_buffer, n,
+                  largest, least * n);
+    return -1;
+  }
+  nbdkit_debug ("replay-buffer: the default is too small for %d "
+                "connections of pieces up to %" PRIu64 " bytes: using %"
+                PRIu64 " in all", n, largest, least * n);
+  *share = least;
+  return 0;
+}
+
+/* The startup line's word on replay. */
+static const char *
+replay_said (int n, uint64_t share)
+{
+  static char text[128];
+
+  if (share == 0)
+    return "no replay log (replay-buffer=0)";
+  snprintf (text, sizeof text, "replay logs of %" PRIu64 " MiB in all",
+            share * n >> 20);
+  return text;
+}
+
 int
 pool_open (void)
 {
   struct nbd_handle *handles[MULTICOPY_CONNECTIONS_MAX];
   unsigned servers[MULTICOPY_CONNECTIONS_MAX];
   char *probe_bufs = NULL;
+  uint64_t log_share;
   unsigned i;
   int n;
 
@@ -168,6 +217,9 @@ pool_open (void)
   if ((uint64_t) pool.caps.size < pool.probe_len)
     pool.probe_len = 0;         /* nothing to read: probes cannot run */
 
+  if (replay_share (n, &log_share) == -1)
+    goto err;
+
   pool.conn = calloc (n, sizeof *pool.conn);
   probe_bufs = malloc ((size_t) n * (pool.probe_len ? pool.probe_len : 1));
   if (pool.conn == NULL || probe_bufs == NULL) {
@@ -177,9 +229,12 @@ pool_open (void)
   for (i = 0; i < (unsigned) n; ++i) {
     pool.conn[i].server = servers[i];
     if (init_upstream (i, handles[i],
-                       probe_bufs + (size_t) i * pool.probe_len) == -1) {
-      while (i-- > 0)
+                       probe_bufs + (size_t) i * pool.probe_len,
+                       log_share) == -1) {
+      while (i-- > 0) {
         close (pool.conn[i].kick_fd);
+        replay_free (&pool.conn[i]);
+      }
       goto err;
     }
   }
@@ -201,9 +256,10 @@ pool_open (void)
   }
   /* Said without -v too: the one line that tells what is in use. */
   fprintf (stderr, "nbdkit: multicopy: %d upstream connection%s up%s, "
-           "stripes of %" PRIu64 " bytes, %" PRIi64 " bytes in all\n",
+           "stripes of %" PRIu64 " bytes, %" PRIi64 " bytes in all, "
+           "%s\n",
            n, n == 1 ? "" : "s", spread (servers, n), config.segment_size,
-           pool.caps.size);
+           pool.caps.size, replay_said (n, log_share));
   for (i = 0; i < (unsigned) n; ++i)
     nbdkit_debug ("upstream connection %u: %s", i,
                   config.servers[servers[i]].name);
@@ -246,7 +302,7 @@ server_name (unsigned s)
 
 static struct stats_source stats_source = {
   .what = "plugin", .label = "connection", .get = conn_stats,
-  .has_reconnects = 1, .server_of = conn_server, .server_name = server_name,
+  .has_reconnects = 1, .has_replay = 1, .server_of = conn_server, .server_name = server_name,
   .more = in_flight_print,
 };
 
@@ -291,6 +347,7 @@ pool_close (void)
     if (u->kick_fd >= 0)
       close (u->kick_fd);
     pthread_rwlock_destroy (&u->handle_lock);
+    replay_free (u);
     pthread_mutex_destroy (&u->state_lock);
     pthread_cond_destroy (&u->up_cond);
   }

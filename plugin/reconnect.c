@@ -13,11 +13,13 @@
  *
  * Requests that were in flight are sent again by their issuers
  * (route.c): none of them was acknowledged to a client, and reads,
- * writes, zeroes, trims and caches can all be repeated.  What cannot
- * be repeated is a write a client already saw acknowledged and no
- * flush has covered: the old connection's server may have dropped it.
- * If the lost connection may have held one, every client is told at
- * its next flush (losses.c).
+ * writes, zeroes, trims and caches can all be repeated.  Writes a
+ * client already saw acknowledged and no flush has covered may have
+ * been dropped by the old connection's server: the replay log sends
+ * them again on the new handle, and flushes them, before the handle
+ * is put in place (replay.c).  Without replay (replay-buffer=0), or
+ * when the upstream stays away past reconnect-timeout, every client is
+ * told instead, at its next flush and its next write (losses.c).
  */
 
 #include <errno.h>
@@ -40,6 +42,7 @@
 #include "connect.h"
 #include "losses.h"
 #include "reconnect.h"
+#include "replay.h"
 #include "shutdown.h"
 #include "upstream.h"
 
@@ -97,7 +100,8 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
   lost = holds_unflushed (u);
   gen = atomic_fetch_add (&u->gen, 1);
   pthread_rwlock_unlock (&u->handle_lock);
-  if (lost)
+  /* With replay, what the old handle held was sent again on this one. */
+  if (lost && !replay_on ())
     losses_on_connection (u, gen);
 
   /* Nobody can reach the old handle now, and it has nothing in flight. */
@@ -122,10 +126,11 @@ upstream_reconnect (struct upstream *u)
   down = u->down_since_ms;
   if (stopping (u))
     return false;
-  /* Tell clients now, not at the swap: whoever connects from here on
-   * is not concerned.
+  /* Without replay, tell clients now, not at the swap: whoever
+   * connects from here on is not concerned.  With replay, the log
+   * holds it all, to send again on the new connection.
    */
-  if (holds_unflushed (u))
+  if (holds_unflushed (u) && !replay_on ())
     losses_on_connection (u, atomic_load (&u->gen));
   /* Not an error while no client request fails for it: the errors
    * are the losses above, and requests failing past reconnect-timeout
@@ -144,6 +149,7 @@ upstream_reconnect (struct upstream *u)
     struct connect_failure why[MULTICOPY_SERVERS_MAX];
     unsigned server;
     int64_t left;
+    int replayed = 0;
 
     if (!gave_up && now_ms () - down >= config.reconnect_timeout_ms) {
       nbdkit_error ("upstream connection %u: still down after "
@@ -152,11 +158,19 @@ upstream_reconnect (struct upstream *u)
                     config.reconnect_timeout_ms / 1000,
                     config.reconnect_timeout_ms % 1000);
       gave_up = true;           /* waiters time out by themselves */
+      /* The log is kept, and sent if the upstream comes back, but it
+       * may never: clients must not count on it.
+       */
+      if (replay_holds (u))
+        losses_on_connection (u, atomic_load (&u->gen));
     }
     if (upstream_connect (&nbd, &server, &u->server, u->index, 1,
                           shutdown_fd (), why) == 1) {
       if (caps_check_reconnected (u->index, nbd, &pool.caps,
-                                  pool.max_payload) == 0) {
+                                  pool.max_payload) == 0 &&
+          (replayed = replay_onto (u, nbd)) != -1) {
+        if (replayed == -2)
+          losses_on_connection (u, atomic_load (&u->gen));
         swap_handle (u, nbd);
         set_up (u, true);
         /* Worth the error log only if that said it was down. */

@@ -27,6 +27,7 @@
 #include "losses.h"
 #include "params.h"
 #include "reconnect.h"
+#include "replay.h"
 #include "route.h"
 #include "shutdown.h"
 #include "stats.h"
@@ -96,6 +97,23 @@ piece_completed (void *vp, int *error)
   return request_completed (t->req, error);
 }
 
+/* The completion of a piece kept in its connection's replay log: the
+ * entry is its tag.  Read what is needed first: once completed, the
+ * entry may be freed by a flush.
+ */
+static int
+logged_piece_completed (void *vp, int *error)
+{
+  struct replay_entry *e = vp;
+  struct request *req = e->req;
+  unsigned path = e->path;
+  int64_t t0_us = e->t0_us;
+
+  replay_complete (&pool.conn[path], e, *error == 0);
+  in_flight_release (t0_us >= 0 ? now_us () - t0_us : -1, path);
+  return request_completed (req, error);
+}
+
 /* Issue every piece of one request and wait for them.  Records in
  * gens[i] the generation of each connection i it used, in *used which.
  */
@@ -104,6 +122,7 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
            uint32_t lflags, uint64_t *used, unsigned *gens)
 {
   const bool data = route_op_has_payload (op);
+  const bool logged = route_op_writes (op) && !(lflags & LIBNBD_CMD_FLAG_FUA);
   uint64_t max = data ? pool.max_payload : pool.max_command;
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
@@ -116,13 +135,22 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     struct upstream *u = &pool.conn[p.owner];
     void *pbuf = stripe_piece_buf (buf, offset, &p);
     nbd_completion_callback cb;
+    struct replay_entry *e = NULL;
     bool first_use;
     int err = 0;
 
-    /* Before the handle lock: a wait here must not hold up a
-     * reconnect.  It ends when nbdkit shuts down.
+    /* Before the handle lock, as every wait: it must not hold up a
+     * reconnect.  Each ends when nbdkit shuts down.  FUA makes a piece
+     * durable: it needs no entry in the replay log.
      */
+    if (logged && replay_reserve (u, op, &p, lflags, pbuf, &e) == -1) {
+      request_hold (&req);
+      request_release (&req, errno);
+      break;
+    }
     if (in_flight_acquire (p.owner) == -1) {
+      if (e)
+        replay_complete (u, e, false);
       request_hold (&req);
       request_release (&req, ESHUTDOWN);
       break;
@@ -140,11 +168,19 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     cb.callback = piece_completed;
     cb.user_data = &tags[p.owner];
     cb.free = NULL;
+    if (e) {
+      e->req = &req;
+      cb.callback = logged_piece_completed;
+      cb.user_data = e;
+    }
     if (data && timed.req == NULL) {
       timed = (struct piece_tag) {
         .req = &req, .owner = p.owner, .t0_us = now_us (),
       };
-      cb.user_data = &timed;
+      if (e)
+        e->t0_us = timed.t0_us;
+      else
+        cb.user_data = &timed;
     }
     request_hold (&req);
     pthread_rwlock_rdlock (&u->handle_lock);
@@ -160,6 +196,8 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     pthread_rwlock_unlock (&u->handle_lock);
     if (err) {
       /* Never issued: no completion will release it. */
+      if (e)
+        replay_complete (u, e, false);
       in_flight_release (-1, p.owner);
       request_release (&req, err);
       break;
@@ -236,7 +274,10 @@ route_request (enum route_op op, void *buf, uint32_t count,
         continue;
       }
       atomic_store (&pool.conn[i].dirty, true);
-      if (atomic_load (&pool.conn[i].gen) != gens[i])
+      /* With replay, the completion put it in the log before the old
+       * handle was found dead, and the replay sent it again.
+       */
+      if (!replay_on () && atomic_load (&pool.conn[i].gen) != gens[i])
         losses_on_connection (&pool.conn[i], gens[i]);
     }
   }

@@ -18,6 +18,7 @@
 #include <libnbd.h>
 
 #include "caps.h"
+#include "replay-log.h"
 #include "stats.h"
 #include "stripe.h"
 
@@ -82,6 +83,17 @@ struct upstream {
    */
   atomic_bool exit_flush_sent;
   atomic_int exit_flush_err;
+
+  /* Replay (replay.c): what it acknowledged that no flush of it has
+   * covered, to send again on a new connection.  log_lock guards the
+   * log and the fields after it; writers wait on log_room for room.
+   */
+  pthread_mutex_t log_lock;
+  pthread_cond_t log_room;
+  struct replay_log log;
+  bool log_flush_out;           /* an internal flush is in flight */
+  uint64_t log_flush_mark;      /* what it covers */
+  bool log_walking;             /* a replay walks it: free nothing */
 
   /* What it carried (stats=FILE, and the debug log at exit). */
   struct stats stats;

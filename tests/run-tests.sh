@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 mkdir -p tests/logs
 
 limit=${TEST_TIMEOUT:-600}
-tests=(tests/test-stripe tests/test-flow-limit)
+tests=(tests/test-stripe tests/test-flow-limit tests/test-replay-log)
 for t in tests/test-*.sh; do tests+=("$t"); done
 if [ $# -gt 0 ]; then
   selected=()

@@ -60,15 +60,39 @@ stop_server up
 echo "== plugin: reconnects and lost writes are counted where they happen"
 start_nbdkit up "$wbcache" size=16M
 start_relay proxy up
-start_multicopy mc proxy connections=4 segment-size=64K stats="$tmp/mc.stats"
+start_multicopy mc proxy connections=4 segment-size=64K stats="$tmp/mc.stats" \
+  replay-buffer=0
 CLIENT_TIMEOUT=60 client reconnect-lost-writes.py "$(uri mc)" \
   "${server_pid[proxy]}" "$(sock proxy)"
 stop_server mc
 cat "$tmp/mc.stats"
-[ "$(grep -c ' reconnects=1 lost-writes=1$' "$tmp/mc.stats")" -eq 1 ] ||
+[ "$(grep -c ' reconnects=1 lost-writes=1 ' "$tmp/mc.stats")" -eq 1 ] ||
   fail "not exactly one connection with a reconnect and a lost write"
-[ "$(grep -c ' reconnects=0 lost-writes=0$' "$tmp/mc.stats")" -eq 3 ] ||
+[ "$(grep -c ' reconnects=0 lost-writes=0 ' "$tmp/mc.stats")" -eq 3 ] ||
   fail "the other connections should show neither"
+
+echo "== plugin: with the replay log, the same cut is a replay, not a loss"
+start_multicopy mc proxy connections=4 segment-size=64K stats="$tmp/mc.stats"
+nbdsh -u "$(uri mc)" -c '
+import os, signal, time
+h.pwrite(b"r" * (8 * 65536), 0)   # 2 stripes on each connection
+open("'"$(sock proxy)"'.cut", "w").write("5\n")
+os.kill('"${server_pid[proxy]}"', signal.SIGUSR1)
+time.sleep(0.3)
+assert h.pread(8 * 65536, 0) == b"r" * (8 * 65536)
+h.flush()
+'
+stop_server mc
+cat "$tmp/mc.stats"
+[ "$(grep -c ' reconnects=1 lost-writes=0 replay-log=0/[0-9]* replays=1 ' \
+      "$tmp/mc.stats")" -eq 1 ] ||
+  fail "not exactly one connection with a reconnect and a replay"
+[ "$(grep -c ' reconnects=0 lost-writes=0 replay-log=0/[0-9]* replays=0 ' \
+      "$tmp/mc.stats")" -eq 3 ] ||
+  fail "the other connections should show neither"
+# Each log held its two 64K stripes (and their headers), and no more.
+[ "$(grep -cE ' replay-log=0/131[0-9]{3} ' "$tmp/mc.stats")" -eq 4 ] ||
+  fail "the logs did not each hold two 64K stripes at most"
 stop_server proxy
 stop_server up
 

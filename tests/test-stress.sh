@@ -34,6 +34,36 @@ timeout $((secs + 60)) "$stress" "$(uri mc3)" "$secs" 8 "$(uri up3)"
 stop_server mc3
 stop_server up3
 
+# The replay log under load: every upstream connection is cut every
+# 2 s while 8 clients read and write; the upstream drops what a
+# connection did not flush when it closes.  Nothing may fail, and after
+# the final flush the upstream must hold every write.  (One request at
+# a time upstream: nbdkit 1.32 can abort when a connection is cut
+# under several.)
+echo "== plugin: 8 clients, every upstream connection cut every 2 s"
+start_nbdkit upc --threads 1 "$wbcache" size=16M
+start_relay proxy upc
+start_multicopy mcc proxy connections=4 segment-size=64K \
+  stats="$tmp/mcc.stats"
+timeout $((secs + 60)) "$stress" "$(uri mcc)" "$secs" 8 "$(uri upc)" &
+stressing=$!
+for i in $(seq $(( secs / 2 ))); do
+  sleep 2
+  kill -0 $stressing 2>/dev/null || break
+  echo all > "$(sock proxy).cut"
+  kill -USR1 "${server_pid[proxy]}"
+done
+wait $stressing || fail "the stress run failed under cuts"
+stop_server mcc
+replays=$(grep -o ' replays=[0-9]*' "$tmp/mcc.stats" | cut -d= -f2 |
+            paste -sd+ | bc)
+[ "$replays" -gt 0 ] || fail "nothing was replayed: the cuts missed"
+! grep 'was lost while it held writes' "$tmp/mcc.log" ||
+  fail "a loss was reported"
+echo "$replays replays, nothing lost"
+stop_server proxy
+stop_server upc
+
 # wbcache has no multi-conn, but every client of the filter goes
 # through the same contexts: 8 clients, which must see each other.
 echo "== filter: 8 clients over 4 shared contexts of the wbcache plugin"

@@ -2,7 +2,8 @@
 # Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # A write that one client saw acknowledged is lost upstream before any
 # flush covered it.  Every client connected at the time must see its
-# next flush fail (once); a client that connects afterwards must not.
+# next flush fail (once), and its next write (once); a client that
+# connects afterwards must not.
 #
 #   lost-write.py URI UP SEG flush-fails FILE
 #   lost-write.py URI UP SEG cut PROXY-PID CUT-FILE
@@ -66,7 +67,27 @@ flush_fails(a, "A, which wrote the lost data")
 a.flush()
 b.flush()
 c.flush()
-print("A and B were told once; C, connected after the loss, was not")
+print("A and B were told once by a flush; C, connected after the loss, "
+      "was not")
+
+
+def write_fails(h, who):
+    try:
+        h.pwrite(data, 0)
+    except nbd.Error as e:
+        assert e.errnum == errno.EIO, f"{who}: {e.string}"
+        print(f"{who}: write failed with EIO: {e.string}")
+        return
+    raise AssertionError(f"{who}: write succeeded although acknowledged "
+                         "writes were lost (a client that ignores failed "
+                         "flushes would never know)")
+
+
+# Told by a write too, once: for clients that ignore failed flushes.
+c.pwrite(data[:512], 0)
+write_fails(b, "B's first write after the loss")
+write_fails(a, "A's first write after the loss")
+b.pwrite(data, 0)
 a.pwrite(data, 0)
 c.flush()
 fresh = nbd.NBD()

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
+/* nbdkit-multicopy: the replay log's ring (replay-log.h). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay-log.h"
+
+#define ALIGN 8
+#define HEADER sizeof (struct replay_entry)
+
+size_t
+replay_entry_size (size_t len)
+{
+  return (HEADER + len + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+int
+replay_log_init (struct replay_log *log, size_t size)
+{
+  memset (log, 0, sizeof *log);
+  log->size = size / ALIGN * ALIGN;
+  log->buf = malloc (log->size);
+  return log->buf ? 0 : -1;
+}
+
+void
+replay_log_free (struct replay_log *log)
+{
+  free (log->buf);
+  log->buf = NULL;
+}
+
+static struct replay_entry *
+at (const struct replay_log *log, size_t pos)
+{
+  return (struct replay_entry *) (log->buf + pos);
+}
+
+/* The end of the ring from pos on is too short for a header: it is
+ * padding, without one.
+ */
+static bool
+short_end (const struct replay_log *log, size_t pos)
+{
+  return log->size - pos < HEADER;
+}
+
+struct replay_entry *
+replay_log_reserve (struct replay_log *log, uint8_t op, uint64_t offset,
+                    uint32_t count, uint32_t flags, size_t len)
+{
+  size_t need = replay_entry_size (len), end_room;
+  struct replay_entry *e;
+
+  if (log->used == 0)
+    log->head = log->tail = 0;  /* all of it in one piece again */
+  if (need > log->size - log->used)
+    return NULL;
+  if (log->head >= log->tail) {
+    /* Free: from head to the end, and from 0 to tail. */
+    end_room = log->size - log->head;
+    if (need > end_room) {
+      if (need > log->tail)
+        return NULL;
+      if (!short_end (log, log->head))
+        *at (log, log->head) = (struct replay_entry) {
+          .len = end_room, .state = REPLAY_PAD,
+        };
+      log->used += end_room;
+      log->head = 0;
+    }
+  }
+  else if (need > log->tail - log->head)
+    return NULL;
+
+  e = at (log, log->head);
+  *e = (struct replay_entry) {
+    .len = need, .op = op, .state = REPLAY_RESERVED, .count = count,
+    .flags = flags, .offset = offset,
+  };
+  log->head += need;
+  if (log->head == log->size)
+    log->head = 0;
+  log->used += need;
+  if (log->used > log->most)
+    log->most = log->used;
+  return e;
+}
+
+void
+replay_log_complete (struct replay_log *log, struct replay_entry *e, bool ok)
+{
+  if (ok) {
+    e->state = REPLAY_DONE;
+    e->seq = ++log->done_seq;
+  }
+  else
+    e->state = REPLAY_FAILED;
+}
+
+/* The length of the entry (or padding) at the tail. */
+static size_t
+tail_len (const struct replay_log *log)
+{
+  return short_end (log, log->tail) ? log->size - log->tail
+                                    : at (log, log->tail)->len;
+}
+
+static bool
+freeable (const struct replay_log *log, uint64_t mark)
+{
+  const struct replay_entry *e;
+
+  if (short_end (log, log->tail))
+    return true;
+  e = at (log, log->tail);
+  return e->state == REPLAY_PAD || e->state == REPLAY_FAILED ||
+    (e->state == REPLAY_DONE && e->seq <= mark);
+}
+
+size_t
+replay_log_covered (struct replay_log *log, uint64_t mark)
+{
+  size_t freed = 0;
+
+  while (log->used > 0 && freeable (log, mark)) {
+    size_t len = tail_len (log);
+
+    log->tail += len;
+    if (log->tail == log->size)
+      log->tail = 0;
+    log->used -= len;
+    freed += len;
+  }
+  return freed;
+}
+
+void
+replay_log_forget (struct replay_log *log)
+{
+  struct replay_walk w;
+  struct replay_entry *e;
+
+  replay_log_walk_start (log, &w);
+  while ((e = replay_log_next (log, &w)) != NULL)
+    if (e->state == REPLAY_DONE)
+      e->state = REPLAY_FAILED;
+  replay_log_covered (log, 0);
+}
+
+void
+replay_log_walk_start (const struct replay_log *log, struct replay_walk *w)
+{
+  w->pos = log->tail;
+  w->left = log->used;
+}
+
+struct replay_entry *
+replay_log_next (const struct replay_log *log, struct replay_walk *w)
+{
+  while (w->left > 0) {
+    struct replay_entry *e = short_end (log, w->pos) ? NULL : at (log, w->pos);
+    size_t len = e ? e->len : log->size - w->pos;
+
+    w->pos += len;
+    if (w->pos == log->size)
+      w->pos = 0;
+    w->left -= len;
+    if (e && e->state != REPLAY_PAD)
+      return e;
+  }
+  return NULL;
+}
