@@ -129,9 +129,11 @@ flush_dirty (void)
       .req = &req, .gen = atomic_load (&u->gen), .mark = replay_mark (u),
     };
     request_hold (&req);
-    part[i].err = issue_flush (u, cb);
-    if (part[i].err) {
-      request_release (&req, part[i].err);
+    /* Once sent, the part is its completion's to write. */
+    err = issue_flush (u, cb);
+    if (err) {
+      part[i].err = err;
+      request_release (&req, err);
       continue;
     }
     stats_count (&u->stats, STATS_FLUSH, 0);
