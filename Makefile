@@ -144,7 +144,7 @@ check-tsan:
 	  $(MAKE) --no-print-directory clean-build; exit $$rc
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(FIXTURES)
 	@tests/demo.sh
 
 # Rewrites docs/benchmarks.md, its plots and docs/bench-results/.

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "replay-log.h"
 
@@ -21,19 +22,52 @@ replay_entry_size (size_t len)
   return (HEADER + len + ALIGN - 1) / ALIGN * ALIGN;
 }
 
+/* The ring is mapped, not allocated: untouched pages cost nothing, and
+ * it can grow in place up to its capacity.
+ */
 int
-replay_log_init (struct replay_log *log, size_t size)
+replay_log_init (struct replay_log *log, size_t size, size_t capacity)
 {
+  void *p;
+
   memset (log, 0, sizeof *log);
+  log->capacity = capacity / ALIGN * ALIGN;
   log->size = size / ALIGN * ALIGN;
-  log->buf = malloc (log->size);
-  return log->buf ? 0 : -1;
+  if (log->size > log->capacity)
+    log->size = log->capacity;
+  p = mmap (NULL, log->capacity, PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return -1;
+  log->buf = p;
+  return 0;
+}
+
+bool
+replay_log_grow (struct replay_log *log)
+{
+  size_t bigger = log->size * 2 > log->capacity ? log->capacity
+                                                : log->size * 2;
+
+  if (bigger <= log->size)
+    return false;
+  if (log->used == 0)
+    log->head = log->tail = 0;
+  else if (log->head <= log->tail) {
+    /* Full from 0 to the end: the head goes on after it. */
+    if (!(log->tail == 0 && log->used == log->size))
+      return false;             /* wrapped: grow when it is not */
+    log->head = log->size;
+  }
+  log->size = bigger;
+  return true;
 }
 
 void
 replay_log_free (struct replay_log *log)
 {
-  free (log->buf);
+  if (log->buf)
+    munmap (log->buf, log->capacity);
   log->buf = NULL;
 }
 

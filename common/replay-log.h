@@ -8,8 +8,10 @@
  * sent again on a new connection if the old one is lost (its server
  * may have dropped them).
  *
- * A ring of one fixed size, so that memory is bounded and nothing is
- * allocated per piece.  An entry is reserved before its piece is sent
+ * A ring of bounded size, so that memory is bounded and nothing is
+ * allocated per piece.  It starts small and doubles when it is full
+ * but not wrapped (the caller decides when): on a machine where the
+ * first touch of memory is dear, a fast upstream's log stays small.  An entry is reserved before its piece is sent
  * (in issue order), filled with a copy of its data when the piece
  * completes (done, stamped with a completion number) or marked failed,
  * and freed, oldest first, once a flush sent after its completion has
@@ -54,7 +56,8 @@ struct replay_entry {
 
 struct replay_log {
   unsigned char *buf;
-  size_t size;
+  size_t size;                  /* in use as the ring now */
+  size_t capacity;              /* mapped: what size may grow to */
   size_t head, tail, used;
   uint64_t done_seq;            /* entries completed so far */
   size_t most;                  /* the most ever used */
@@ -63,9 +66,17 @@ struct replay_log {
 /* The room one entry of len data bytes takes. */
 extern size_t replay_entry_size (size_t len);
 
-/* A ring of size bytes (a multiple of 8).  -1 if out of memory. */
-extern int replay_log_init (struct replay_log *log, size_t size);
+/* A ring that starts at size bytes and may grow to capacity
+ * (multiples of 8).  -1 if out of memory.
+ */
+extern int replay_log_init (struct replay_log *log, size_t size,
+                            size_t capacity);
 extern void replay_log_free (struct replay_log *log);
+
+/* Double the ring, up to its capacity, if its entries do not wrap
+ * around its end just now.  Returns whether it grew.
+ */
+extern bool replay_log_grow (struct replay_log *log);
 
 /* Reserve an entry for a piece, with room for len bytes of data (0
  * for a zero or a trim): NULL if there is no room now.

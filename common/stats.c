@@ -133,10 +133,10 @@ print_unit (FILE *fp, const struct stats_source *src, unsigned i)
   if (src->has_replay)
     fprintf (fp, " replay-log=%" PRIuFAST64 "/%" PRIuFAST64
              " replays=%" PRIuFAST64 " log-flushes=%" PRIuFAST64
-             " log-waits=%" PRIuFAST64,
+             " log-waits=%" PRIuFAST64 " log-grows=%" PRIuFAST64,
              atomic_load (&s->log_bytes), atomic_load (&s->log_most),
              atomic_load (&s->replays), atomic_load (&s->log_flushes),
-             atomic_load (&s->log_waits));
+             atomic_load (&s->log_waits), atomic_load (&s->log_grows));
 }
 
 static uint64_t
@@ -184,7 +184,7 @@ total_requests (const struct stats_source *src)
       n += atomic_load (&s->requests[op]);
     n += atomic_load (&s->reconnects) + atomic_load (&s->lost_writes) +
       atomic_load (&s->replays) + atomic_load (&s->log_flushes) +
-      atomic_load (&s->log_waits);
+      atomic_load (&s->log_waits) + atomic_load (&s->log_grows);
   }
   return n;
 }

@@ -33,11 +33,12 @@ struct stats {
   atomic_uint_fast64_t lost_writes;
   /* The replay log (the plugin's): sent again after a reconnect,
    * internal flushes that made room, writers that waited for room,
-   * and its size in bytes now and at most.
+   * times it doubled, and its size in bytes now and at most.
    */
   atomic_uint_fast64_t replays;
   atomic_uint_fast64_t log_flushes;
   atomic_uint_fast64_t log_waits;
+  atomic_uint_fast64_t log_grows;
   atomic_uint_fast64_t log_bytes;
   atomic_uint_fast64_t log_most;
 };

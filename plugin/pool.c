@@ -44,7 +44,7 @@ struct pool pool;
 
 static int
 init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf,
-               uint64_t log_share)
+               uint64_t log_start, uint64_t log_share)
 {
   struct upstream *u = &pool.conn[i];
   uint64_t stripe = (uint64_t) i * config.segment_size;
@@ -79,10 +79,7 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf,
   atomic_init (&u->lost_gen, 0);
   atomic_init (&u->exit_flush_sent, false);
   atomic_init (&u->exit_flush_err, -1);
-  if (replay_init (u, log_share) == -1) {
-    close (u->kick_fd);
-    return -1;
-  }
+  replay_init (u, log_share ? log_start : 0, log_share);
   return 0;
 }
 
@@ -146,12 +143,13 @@ spread (const unsigned *servers, int n)
  * grows.
  */
 static int
-replay_share (int n, uint64_t *share)
+replay_share (int n, uint64_t *start, uint64_t *share)
 {
   uint64_t largest = config.segment_size < pool.max_payload ?
     config.segment_size : pool.max_payload;
   uint64_t least = replay_share_min (largest);
 
+  *start = replay_entry_size (largest);
   *share = config.replay_buffer / n;
   if (config.replay_buffer == 0 || *share >= least)
     return 0;
@@ -178,8 +176,8 @@ replay_said (int n, uint64_t share)
 
   if (share == 0)
     return "no replay log (replay-buffer=0)";
-  snprintf (text, sizeof text, "replay logs of %" PRIu64 " MiB in all",
-            share * n >> 20);
+  snprintf (text, sizeof text, "replay logs of up to %" PRIu64 " MiB in "
+            "all", share * n >> 20);
   return text;
 }
 
@@ -189,7 +187,7 @@ pool_open (void)
   struct nbd_handle *handles[MULTICOPY_CONNECTIONS_MAX];
   unsigned servers[MULTICOPY_CONNECTIONS_MAX];
   char *probe_bufs = NULL;
-  uint64_t log_share;
+  uint64_t log_start, log_share;
   unsigned i;
   int n;
 
@@ -217,7 +215,7 @@ pool_open (void)
   if ((uint64_t) pool.caps.size < pool.probe_len)
     pool.probe_len = 0;         /* nothing to read: probes cannot run */
 
-  if (replay_share (n, &log_share) == -1)
+  if (replay_share (n, &log_start, &log_share) == -1)
     goto err;
 
   pool.conn = calloc (n, sizeof *pool.conn);
@@ -230,7 +228,7 @@ pool_open (void)
     pool.conn[i].server = servers[i];
     if (init_upstream (i, handles[i],
                        probe_bufs + (size_t) i * pool.probe_len,
-                       log_share) == -1) {
+                       log_start, log_share) == -1) {
       while (i-- > 0) {
         close (pool.conn[i].kick_fd);
         replay_free (&pool.conn[i]);
@@ -315,6 +313,9 @@ pool_start (void)
   stats_source.nr_servers = config.nr_servers;
   if (shutdown_watch_start () == -1 || stats_start (&stats_source) == -1)
     return -1;
+  for (i = 0; i < pool.nr; ++i)
+    if (replay_alloc (&pool.conn[i]) == -1)
+      return -1;
   for (i = 0; i < pool.nr; ++i)
     if (io_thread_start (&pool.conn[i]) == -1)
       return -1;

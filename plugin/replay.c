@@ -14,9 +14,14 @@
  * A flush of the connection frees what completed before it was sent.
  *
  * When a log is half full, an internal flush of its connection makes
- * room; a writer that finds no room waits for it.  qemu-img convert
- * flushes only at its very end, so that flush is what bounds memory
- * then.
+ * room; a writer that finds no room while that flush is out doubles
+ * the ring, up to the connection's share of replay-buffer=, and waits
+ * only at the share.  So a log starts at two of the largest pieces and
+ * grows only as far as the upstream's flushes lag: on a machine where
+ * the first touch of memory is dear (this one: about 2 ms a MiB, as
+ * much as the copy itself), a fresh nbdkit touches little of it.
+ * qemu-img convert flushes only at its very end, so these flushes are
+ * what bounds memory for it.
  *
  * The replay runs on the I/O thread, on the new handle before it is
  * put in place: until it is done and flushed, requests for the
@@ -70,19 +75,26 @@ replay_share_min (uint64_t largest_piece)
   return 2 * replay_entry_size (largest_piece);
 }
 
-int
-replay_init (struct upstream *u, uint64_t share)
+void
+replay_init (struct upstream *u, uint64_t start, uint64_t share)
 {
   pthread_mutex_init (&u->log_lock, NULL);
   pthread_cond_init (&u->log_room, NULL);
   u->log_flush_out = false;
-  if (share == 0) {
-    u->log.buf = NULL;
-    u->log.size = 0;
+  u->log_walking = false;
+  u->log = (struct replay_log) { .size = start, .capacity = share };
+}
+
+/* After nbdkit's fork, so that the ring is not the parent's. */
+int
+replay_alloc (struct upstream *u)
+{
+  uint64_t start = u->log.size, share = u->log.capacity;
+
+  if (share == 0)
     return 0;
-  }
-  if (replay_log_init (&u->log, share) == -1) {
-    nbdkit_error ("replay-buffer: cannot allocate %" PRIu64 " bytes for "
+  if (replay_log_init (&u->log, start, share) == -1) {
+    nbdkit_error ("replay-buffer: cannot map %" PRIu64 " bytes for "
                   "upstream connection %u: %m", share, u->index);
     return -1;
   }
@@ -203,6 +215,15 @@ replay_reserve (struct upstream *u, enum route_op op,
     if (shutdown_requested () || down_too_long (u)) {
       err = shutdown_requested () ? ESHUTDOWN : EIO;
       break;
+    }
+    /* Full while a flush is out (or just sent): the upstream flushes
+     * slower than this connection writes.  A bigger ring, up to the
+     * share, before anyone waits.
+     */
+    if (u->log_flush_out && replay_log_grow (&u->log)) {
+      atomic_fetch_add_explicit (&u->stats.log_grows, 1,
+                                 memory_order_relaxed);
+      continue;
     }
     /* Full: only a flush of this connection makes room. */
     if (!u->log_flush_out) {

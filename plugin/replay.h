@@ -27,10 +27,12 @@ struct upstream;
 /* What each log takes, at least: two of the largest pieces. */
 extern uint64_t replay_share_min (uint64_t largest_piece);
 
-/* pool_open: a log of share bytes for u (0: replay is off).  -1 if
- * out of memory (reported).
+/* pool_open: u will have a log of start bytes that may grow to share
+ * bytes (0: replay is off), mapped by replay_alloc in pool_start,
+ * after nbdkit's fork (-1 if out of memory, reported).
  */
-extern int replay_init (struct upstream *u, uint64_t share);
+extern void replay_init (struct upstream *u, uint64_t start, uint64_t share);
+extern int replay_alloc (struct upstream *u);
 extern void replay_free (struct upstream *u);
 
 /* Whether the connections keep replay logs. */

@@ -54,7 +54,7 @@ test_order_and_cover (void)
   uint64_t offs[8], mark;
   unsigned n;
 
-  CHECK (replay_log_init (&log, 64 * 1024) == 0, "init");
+  CHECK (replay_log_init (&log, 64 * 1024, 64 * 1024) == 0, "init");
   a = write_entry (&log, 0, 4096);
   b = write_entry (&log, 4096, 4096);
   c = replay_log_reserve (&log, ROUTE_ZERO, 8192, 65536, 0, 0);
@@ -85,7 +85,7 @@ test_full_and_wrap (void)
   unsigned i, n;
   uint64_t offs[16];
 
-  CHECK (replay_log_init (&log, 4 * one + 16) == 0, "init");
+  CHECK (replay_log_init (&log, 4 * one + 16, 4 * one + 16) == 0, "init");
   for (i = 0; i < 4; ++i)
     CHECK ((e[i] = write_entry (&log, i * 1000, 1000)) != NULL, "fits %u", i);
   CHECK (write_entry (&log, 9999, 1000) == NULL, "no room for a fifth");
@@ -118,7 +118,7 @@ test_failed_and_forget (void)
   struct replay_entry *a, *b;
   uint64_t offs[4];
 
-  CHECK (replay_log_init (&log, 65536) == 0, "init");
+  CHECK (replay_log_init (&log, 65536, 65536) == 0, "init");
   a = write_entry (&log, 0, 512);
   b = write_entry (&log, 512, 512);
   replay_log_complete (&log, a, false);
@@ -128,6 +128,41 @@ test_failed_and_forget (void)
   replay_log_forget (&log);
   CHECK (done_offsets (&log, offs, 4) == 0 && log.used == 0,
          "forgotten: nothing to replay, nothing held");
+  replay_log_free (&log);
+}
+
+/* Growing: only when not wrapped, never past the capacity, keeping
+ * what it holds in order.
+ */
+static void
+test_grow (void)
+{
+  struct replay_log log;
+  size_t one = replay_entry_size (1000);
+  struct replay_entry *e[8];
+  uint64_t offs[8];
+  unsigned i;
+
+  CHECK (replay_log_init (&log, 2 * one, 8 * one) == 0, "init");
+  for (i = 0; i < 2; ++i)
+    replay_log_complete (&log, e[i] = write_entry (&log, i * 1000, 1000),
+                         true);
+  CHECK (write_entry (&log, 2000, 1000) == NULL, "full at 2");
+  CHECK (replay_log_grow (&log) && log.size == 4 * one, "grows to 4");
+  CHECK ((e[2] = write_entry (&log, 2000, 1000)) != NULL, "room after");
+  replay_log_complete (&log, e[2], true);
+  /* Free the first, fill to the end, wrap: then it must not grow. */
+  replay_log_covered (&log, 1);
+  CHECK ((e[3] = write_entry (&log, 3000, 1000)) != NULL, "fourth");
+  CHECK ((e[4] = write_entry (&log, 4000, 1000)) != NULL, "wraps to 0");
+  CHECK (!replay_log_grow (&log), "grew while wrapped");
+  replay_log_complete (&log, e[3], true);
+  replay_log_complete (&log, e[4], true);
+  CHECK (done_offsets (&log, offs, 8) == 4 && offs[0] == 1000 &&
+         offs[3] == 4000, "order kept across growing and wrapping");
+  replay_log_covered (&log, replay_log_mark (&log));
+  CHECK (replay_log_grow (&log) && log.size == 8 * one, "grows when empty");
+  CHECK (!replay_log_grow (&log), "past its capacity");
   replay_log_free (&log);
 }
 
@@ -151,7 +186,7 @@ test_random (void)
   uint64_t flush_mark = 0;
   bool flushing = false;
 
-  CHECK (replay_log_init (&log, 256 * 1024) == 0, "init");
+  CHECK (replay_log_init (&log, 16 * 1024, 256 * 1024) == 0, "init");
   srandom (20261202);
   for (steps = 0; steps < 200000 && nr < MODEL; ++steps) {
     unsigned r = (unsigned) random () % 100;
@@ -163,6 +198,8 @@ test_random (void)
       if (e)
         m[nr++] = (typeof (m[0])) { .e = e, .offset = e->offset };
     }
+    else if (r < 42)
+      replay_log_grow (&log);
     else if (r < 80) {
       /* Complete one that is out. */
       for (i = 0; i < nr; ++i) {
@@ -186,7 +223,8 @@ test_random (void)
         if (m[i].state == 1 && m[i].seq <= flush_mark)
           m[i].state = 3;
     }
-    CHECK (log.used <= log.size, "used %zu of %zu", log.used, log.size);
+    CHECK (log.used <= log.size && log.size <= log.capacity,
+           "used %zu of %zu, of %zu", log.used, log.size, log.capacity);
   }
   /* Every entry the model holds as done and not covered is in the log
    * as done, in issue order; the log may also keep done entries that a
@@ -226,6 +264,7 @@ main (void)
   test_order_and_cover ();
   test_full_and_wrap ();
   test_failed_and_forget ();
+  test_grow ();
   test_random ();
   if (failures) {
     fprintf (stderr, "%u failures\n", failures);
