@@ -58,6 +58,11 @@
 
 /* A writer waiting for room looks at the shutdown this often. */
 #define ROOM_WAIT_MS 100
+/* A full log waits this long for its flush before it grows: a flush
+ * that answers at once costs less than fresh memory (replay.c's
+ * comment at the top).
+ */
+#define GROW_AFTER_MS 2
 /* Entries of a replay out at once. */
 #define REPLAY_WINDOW 16
 
@@ -201,7 +206,7 @@ replay_reserve (struct upstream *u, enum route_op op,
 {
   size_t len = op == ROUTE_WRITE ? p->count : 0;
   struct replay_entry *e;
-  bool flush, waited = false;
+  bool flush, waited = false, waited_short = false;
   int err = 0;
 
   *ep = NULL;
@@ -216,11 +221,11 @@ replay_reserve (struct upstream *u, enum route_op op,
       err = shutdown_requested () ? ESHUTDOWN : EIO;
       break;
     }
-    /* Full while a flush is out (or just sent): the upstream flushes
-     * slower than this connection writes.  A bigger ring, up to the
-     * share, before anyone waits.
+    /* Full while a flush is out, and still after a short wait for it:
+     * the upstream flushes slower than this connection writes.  A
+     * bigger ring, up to the share.
      */
-    if (u->log_flush_out && replay_log_grow (&u->log)) {
+    if (u->log_flush_out && waited_short && replay_log_grow (&u->log)) {
       atomic_fetch_add_explicit (&u->stats.log_grows, 1,
                                  memory_order_relaxed);
       continue;
@@ -239,7 +244,8 @@ replay_reserve (struct upstream *u, enum route_op op,
                                  memory_order_relaxed);
     waited = true;
     clock_gettime (CLOCK_REALTIME, &ts);
-    ts.tv_nsec += ROOM_WAIT_MS * 1000000L;
+    ts.tv_nsec += (waited_short ? ROOM_WAIT_MS : GROW_AFTER_MS) * 1000000L;
+    waited_short = true;
     if (ts.tv_nsec >= 1000000000) {
       ts.tv_sec++;
       ts.tv_nsec -= 1000000000;
