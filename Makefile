@@ -42,7 +42,8 @@ FILTER  = filter/nbdkit-multicopy-filter.so
 MANS    = nbdkit-multicopy-plugin.1 docs/nbdkit-multicopy-filter.1
 
 COMMON_OBJS = common/stripe.o common/params.o common/stats.o \
-              common/flow-limit.o common/in-flight.o common/replay-log.o
+              common/flow-limit.o common/in-flight.o common/replay-log.o \
+              common/log.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 

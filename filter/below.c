@@ -24,6 +24,7 @@
 
 #include <nbdkit-filter.h>
 
+#include "log.h"
 #include "below.h"
 #include "plugin-name.h"
 
@@ -64,13 +65,14 @@ below_check (void)
   /* The nbd plugin asks for the export name in every .open, gets none
    * in our shared contexts, and says so with an error; it then serves
    * its export= as usual.  That noise cannot be avoided from here: say
-   * once, now, while stderr is still the user's, what it means.
+   * once, now, where the operator reads nbdkit's log, what it means.
    */
   if (strcmp (plugin, "nbd") == 0 && !dynamic_export)
-    fprintf (stderr, "nbdkit: multicopy: note: the nbd plugin logs \"error: "
-             "no connection in this thread\" once for each context this "
-             "filter opens; that is harmless (see nbdkit-multicopy-filter(1), "
-             "NOISE FROM THE NBD PLUGIN)\n");
+    multicopy_notice ("note: the nbd plugin logs \"error: no connection "
+                      "in this thread\" once for each context this filter "
+                      "opens; that is harmless (see "
+                      "nbdkit-multicopy-filter(1), NOISE FROM THE NBD "
+                      "PLUGIN)");
   /* dynamic-export is the nbd plugin's alone. */
   if (dynamic_export) {
     nbdkit_error ("multicopy: the nbd plugin with dynamic-export=true "

@@ -22,6 +22,7 @@
 #include "below.h"
 #include "errseq.h"
 #include "in-flight.h"
+#include "log.h"
 #include "params.h"
 #include "pool.h"
 #include "route.h"
@@ -30,6 +31,12 @@
 static unsigned connections = MULTICOPY_CONNECTIONS_DEFAULT;
 static uint64_t segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
 static unsigned max_in_flight;  /* 0: auto */
+
+static void
+multicopy_load (void)
+{
+  multicopy_log_init ();
+}
 
 static int
 multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
@@ -344,6 +351,7 @@ static struct nbdkit_filter filter = {
    * (a filter is built for exactly one nbdkit): ours goes here, in --help.
    */
   .longname           = "nbdkit multicopy filter " PACKAGE_VERSION,
+  .load               = multicopy_load,
   .config             = multicopy_config,
   .config_complete    = multicopy_config_complete,
   .config_help        = multicopy_config_help,

@@ -23,6 +23,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "log.h"
 #include "config.h"
 #include "params.h"
 #include "stats.h"
@@ -290,11 +291,11 @@ config_finish (void)
    */
   if (retry_value && !reconnect_timeout_given) {
     config.reconnect_timeout_ms = config.retry_ms;
-    fprintf (stderr, "nbdkit: multicopy: warning: retry=%s also sets "
-             "reconnect-timeout=%s, as retry= did before 0.2.0; in a later "
-             "release it will only bound the wait for the upstream at "
-             "startup, as in nbdkit-nbd-plugin: give reconnect-timeout= "
-             "as well\n", retry_value, retry_value);
+    multicopy_warning ("retry=%s also sets reconnect-timeout=%s, as "
+                       "retry= did before 0.2.0; in a later release it will "
+                       "only bound the wait for the upstream at startup, as "
+                       "in nbdkit-nbd-plugin: give reconnect-timeout= as "
+                       "well", retry_value, retry_value);
   }
 
   /* Ask libnbd once what it was built with. */

@@ -35,6 +35,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "log.h"
 #include "aio-events.h"
 #include "clock.h"
 #include "config.h"
@@ -380,12 +381,9 @@ upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
                       config_server_label (down), why[down].msg);
       return -1;
     }
-    /* nbdkit has no warning call: .get_ready runs before nbdkit forks,
-     * so stderr is still where the user looks.
-     */
     if (!waited)
-      fprintf (stderr, "nbdkit: multicopy: warning: cannot reach %s yet "
-               "(%s); trying again for up to retry=%u.%03us\n",
+      multicopy_warning ("cannot reach %s yet (%s); trying again for up "
+                         "to retry=%u.%03us",
                config_server_label (down), why[down].msg,
                config.retry_ms / 1000, config.retry_ms % 1000);
     waited = true;

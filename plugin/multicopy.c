@@ -27,6 +27,7 @@
 #include "config.h"
 #include "flow-limit.h"
 #include "flush.h"
+#include "log.h"
 #include "losses.h"
 #include "params.h"
 #include "pool.h"
@@ -43,6 +44,12 @@ struct handle {
   atomic_uint losses_seen;
   atomic_uint losses_seen_by_writes;
 };
+
+static void
+multicopy_load (void)
+{
+  multicopy_log_init ();
+}
 
 static void
 multicopy_unload (void)
@@ -330,6 +337,7 @@ static struct nbdkit_plugin plugin = {
   .version            = PACKAGE_VERSION,
   .description        = "fan requests out over N upstream NBD connections "
                         "by segment ownership",
+  .load               = multicopy_load,
   .unload             = multicopy_unload,
   .config             = multicopy_config,
   .config_complete    = multicopy_config_complete,

@@ -27,6 +27,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "log.h"
 #include "caps.h"
 #include "config.h"
 #include "connect.h"
@@ -240,24 +241,21 @@ pool_open (void)
   stripe_map_init (&pool.map, config.segment_size, n);
   in_flight_init (n, servers, config.max_in_flight);
 
-  /* nbdkit has no warning call: .get_ready runs before nbdkit forks,
-   * so stderr is still where the user looks.
-   */
   if ((unsigned) n < config.connections) {
-    fprintf (stderr, "nbdkit: multicopy: warning: only %d of %u upstream "
-             "connections came up, the others still in their handshake "
-             "well after; going on with %d (does the upstream limit "
-             "connections, like qemu-nbd without -e?)\n",
-             n, config.connections, n);
+    multicopy_warning ("only %d of %u upstream connections came up, the "
+                       "others still in their handshake well after; going "
+                       "on with %d (does the upstream limit connections, "
+                       "like qemu-nbd without -e?)",
+                       n, config.connections, n);
     nbdkit_debug ("using %d of %u upstream connections",
                   n, config.connections);
   }
   /* Said without -v too: the one line that tells what is in use. */
-  fprintf (stderr, "nbdkit: multicopy: %d upstream connection%s up%s, "
-           "stripes of %" PRIu64 " bytes, %" PRIi64 " bytes in all, "
-           "%s\n",
-           n, n == 1 ? "" : "s", spread (servers, n), config.segment_size,
-           pool.caps.size, replay_said (n, log_share));
+  multicopy_notice ("%d upstream connection%s up%s, stripes of %" PRIu64
+                    " bytes, %" PRIi64 " bytes in all, %s",
+                    n, n == 1 ? "" : "s", spread (servers, n),
+                    config.segment_size, pool.caps.size,
+                    replay_said (n, log_share));
   for (i = 0; i < (unsigned) n; ++i)
     nbdkit_debug ("upstream connection %u: %s", i,
                   config.servers[servers[i]].name);

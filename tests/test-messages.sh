@@ -6,7 +6,8 @@
 # man page states; without -v, the start says how many connections came
 # up; libnbd's debugging goes through nbdkit's debug log; a reconnect
 # that loses nothing is not an error; over the nbd plugin, the filter
-# explains that plugin's noise once.
+# explains that plugin's noise once; warnings, notices and the startup
+# line follow --log= (stderr, syslog, null).
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo nbdsh python3
 
@@ -81,3 +82,53 @@ out=$(nbdkit_ok -U - --filter="$filter" nbd socket="$(sock up)" \
   fail "no single explanation: $out"
 echo "$out" | grep -E 'note|no connection'
 
+
+echo "== warnings and the startup line go where --log= sends nbdkit's log"
+# retry= alone warns (it also sets reconnect-timeout=, as before 0.2.0).
+said_by () {
+  nbdkit_ok -U - --log="$1" "$plugin" "$(uri up)" connections=3 retry=5 \
+    --run 'nbdinfo --size "$uri" >/dev/null'
+}
+out=$(said_by stderr)
+grep -q 'multicopy: warning: retry=5 also sets' <<<"$out" &&
+  grep -q 'multicopy: 3 upstream connections up' <<<"$out" ||
+  fail "--log=stderr: no warning or startup line: $out"
+out=$(said_by null)
+! grep -q 'multicopy' <<<"$out" || fail "--log=null, yet on stderr: $out"
+out=$(nbdkit_ok -U - --log=null --filter="$filter" nbd socket="$(sock up)" \
+        connections=3 --run 'nbdinfo --size "$uri"')
+! grep -q 'note: the nbd plugin logs' <<<"$out" ||
+  fail "--log=null, yet the filter's note is on stderr: $out"
+# syslog(3) writes datagrams to /dev/log: listen there ourselves when
+# the machine has no logger of its own.
+if [ -e /dev/log ]; then
+  echo "--log=syslog not checked: /dev/log is this machine's own logger"
+elif [ ! -w /dev ]; then
+  echo "--log=syslog not checked: cannot create /dev/log"
+else
+  python3 - "$tmp/syslog" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(60)
+with open(sys.argv[1], "ab", buffering=0) as out:
+    try:
+        while True:
+            out.write(s.recv(65536) + b"\n")
+    except (socket.timeout, KeyboardInterrupt):
+        pass
+    finally:
+        os.unlink("/dev/log")
+PY
+  listener=$!
+  for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+  out=$(said_by syslog)
+  sleep 0.5
+  kill -INT "$listener"; wait "$listener" || true
+  rm -f /dev/log
+  cat "$tmp/syslog"
+  ! grep -q 'multicopy' <<<"$out" || fail "--log=syslog, yet on stderr: $out"
+  grep -q 'multicopy: warning: retry=5 also sets' "$tmp/syslog" &&
+    grep -q 'multicopy: 3 upstream connections up' "$tmp/syslog" ||
+    fail "--log=syslog: the warning or the startup line is not in syslog"
+fi
