@@ -4,7 +4,7 @@
 # Upstream errors reach the client with the upstream's errno, each kind
 # of request and flush; random errors during a copy make the copy fail
 # rather than hang or succeed; a slow upstream gets a good copy.
-# (Lost connections: test-reconnect.)
+# (Lost connections: test-reconnect-*, test-loss-once, test-replay.)
 source "$(dirname "$0")/functions.sh"
 requires qemu-img nbdsh python3
 

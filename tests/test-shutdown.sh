@@ -86,4 +86,7 @@ stop_mc 8
 kill -CONT "${server_pid[up]}"
 timeout 10 tail --pid=$client -f /dev/null || fail "the client hung"
 echo "client: $(cat "$tmp/client.out")"
+# The upstream never took the write: it must not be acknowledged.
+grep -q '^failed:' "$tmp/client.out" ||
+  fail "a write the upstream never took was acknowledged at exit"
 stop_server up

@@ -34,7 +34,11 @@ h.pwrite(b"x" * 65536, 0)
 h.flush()
 assert h.pread(65536, 0) == b"x" * 65536
 '
-nbd_sha256 "$(uri up)" >/dev/null
+want=$(python3 -c '
+import hashlib
+print(hashlib.sha256(b"x" * 65536 + bytes((16 << 20) - 65536)).hexdigest())')
+[ "$(nbd_sha256 "$(uri up)")" = "$want" ] ||
+  fail "the write did not reach the upstream that came up late"
 stop_server mc
 
 echo "== the default also waits a while"
