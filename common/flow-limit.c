@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "flow-limit.h"
 
 void
@@ -25,12 +26,6 @@ flow_limit_init (struct flow_limit *fl, unsigned start, unsigned max)
   fl->round_peak = 0;
 }
 
-static int64_t
-shorter (int64_t a, int64_t b)
-{
-  return a == -1 ? b : b == -1 ? a : a < b ? a : b;
-}
-
 bool
 flow_limit_sample (struct flow_limit *fl, int64_t now_us, int64_t rtt_us)
 {
@@ -46,8 +41,8 @@ flow_limit_sample (struct flow_limit *fl, int64_t now_us, int64_t rtt_us)
     fl->base_us = -1;
     fl->window_end_us = now_us + FLOW_BASE_WINDOW_US;
   }
-  fl->base_us = shorter (fl->base_us, rtt_us);
-  fl->round_min_us = shorter (fl->round_min_us, rtt_us);
+  fl->base_us = earliest (fl->base_us, rtt_us);
+  fl->round_min_us = earliest (fl->round_min_us, rtt_us);
 
   /* A round: about half the pieces the limit lets out, so that the
    * limit can move several times within one round trip of the slowest
@@ -56,7 +51,7 @@ flow_limit_sample (struct flow_limit *fl, int64_t now_us, int64_t rtt_us)
   if (++fl->round_samples < (unsigned) fl->limit / 2 + 1)
     return false;
 
-  base = shorter (fl->base_us, fl->prev_base_us);
+  base = earliest (fl->base_us, fl->prev_base_us);
   trip = fl->round_min_us;
   target = fl->limit * (double) base / (double) trip + FLOW_QUEUED;
   /* A full round in which even the luckiest piece waited for nothing

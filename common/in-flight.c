@@ -28,7 +28,7 @@
 /* How often a waiter looks at the stop condition: it may become true
  * in a signal handler, which cannot wake a condition variable.
  */
-#define STOP_POLL_NS 100000000
+#define STOP_POLL_MS 100
 
 /* The pieces in flight to one group of paths, and their limit. */
 struct gate {
@@ -91,12 +91,7 @@ wait_for_room (struct gate *g)
     pthread_cond_wait (&g->room, &lock);
     return;
   }
-  clock_gettime (CLOCK_REALTIME, &ts);
-  ts.tv_nsec += STOP_POLL_NS;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  ts = realtime_in_ms (STOP_POLL_MS);
   pthread_cond_timedwait (&g->room, &lock, &ts);
 }
 

@@ -235,8 +235,7 @@ writer (void *arg)
       write_file (source);
       last = now;
     }
-    clock_gettime (CLOCK_REALTIME, &ts);
-    ts.tv_sec += STATS_INTERVAL_MS / 1000;
+    ts = realtime_in_ms (STATS_INTERVAL_MS);
     pthread_cond_timedwait (&cond, &lock, &ts);
   }
   pthread_mutex_unlock (&lock);

@@ -241,7 +241,9 @@ open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
     goto fail;
   /* Plugins such as nbd do not split for an upstream limit. */
   pool.max_piece = pool.blocks.max == 0xffffffff ? 0 : pool.blocks.max;
-  stripe_map_init (&pool.map, segment_size, nr);
+  /* The parameters were checked at config time. */
+  if (stripe_map_init (&pool.map, segment_size, nr) == -1)
+    abort ();
   return 0;
 
  fail:

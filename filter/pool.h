@@ -7,8 +7,8 @@
  * what they can do together.
  */
 
-#ifndef MULTICOPY_POOL_H
-#define MULTICOPY_POOL_H
+#ifndef MULTICOPY_FILTER_POOL_H
+#define MULTICOPY_FILTER_POOL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -108,4 +108,4 @@ pool_ctx_unlock (unsigned i)
     pthread_mutex_unlock (&pool.ctx_lock[i]);
 }
 
-#endif /* MULTICOPY_POOL_H */
+#endif /* MULTICOPY_FILTER_POOL_H */

@@ -6,8 +6,8 @@
  * their stripes.
  */
 
-#ifndef MULTICOPY_ROUTE_H
-#define MULTICOPY_ROUTE_H
+#ifndef MULTICOPY_FILTER_ROUTE_H
+#define MULTICOPY_FILTER_ROUTE_H
 
 #include <stdint.h>
 
@@ -26,4 +26,4 @@ extern int route_request (enum route_op op, void *buf, uint32_t count,
 extern int route_extents (uint32_t count, uint64_t offset, uint32_t flags,
                           struct nbdkit_extents *extents, int *err);
 
-#endif /* MULTICOPY_ROUTE_H */
+#endif /* MULTICOPY_FILTER_ROUTE_H */

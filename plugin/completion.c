@@ -80,13 +80,7 @@ wait_until (struct request *r, int64_t deadline_ms)
       return sem_trywait (&r->done) == 0;
     if (left > WAIT_SLICE_MS)
       left = WAIT_SLICE_MS;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += left % 1000 * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
+    ts = realtime_in_ms (left);
     if (sem_timedwait (&r->done, &ts) == 0)
       return true;
   }

@@ -282,9 +282,8 @@ upstream_connect (struct nbd_handle **handles, unsigned *servers_out,
       if (why[s].msg[0] == '\0') {
         why[s].err = ETIMEDOUT;
         snprintf (why[s].msg, sizeof why[s].msg,
-                  "no handshake finished within connect-timeout (%u.%03us)",
-                  config.connect_timeout_ms / 1000,
-                  config.connect_timeout_ms % 1000);
+                  "no handshake finished within connect-timeout ("
+                  MS_FMT ")", MS_ARGS (config.connect_timeout_ms));
       }
     }
   }
@@ -370,12 +369,11 @@ upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
        */
       if (config.retry_ms > 0 && mendable)
         nbdkit_error ("cannot connect to %s: %s (gave up after %.1f s: "
-                      "retry=%u.%03us, each try up to connect-timeout="
-                      "%u.%03us)", config_server_label (down), why[down].msg,
+                      "retry=" MS_FMT ", each try up to connect-timeout="
+                      MS_FMT ")", config_server_label (down), why[down].msg,
                       (now_ms () - start) / 1000.0,
-                      config.retry_ms / 1000, config.retry_ms % 1000,
-                      config.connect_timeout_ms / 1000,
-                      config.connect_timeout_ms % 1000);
+                      MS_ARGS (config.retry_ms),
+                      MS_ARGS (config.connect_timeout_ms));
       else
         nbdkit_error ("cannot connect to %s: %s",
                       config_server_label (down), why[down].msg);
@@ -383,13 +381,13 @@ upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
     }
     if (!waited)
       multicopy_warning ("cannot reach %s yet (%s); trying again for up "
-                         "to retry=%u.%03us",
-               config_server_label (down), why[down].msg,
-               config.retry_ms / 1000, config.retry_ms % 1000);
+                         "to retry=" MS_FMT,
+                         config_server_label (down), why[down].msg,
+                         MS_ARGS (config.retry_ms));
     waited = true;
     pause = left < backoff ? left : backoff;
     nanosleep (&(struct timespec) {
         .tv_sec = pause / 1000, .tv_nsec = pause % 1000 * 1000000 }, NULL);
-    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    backoff = backoff_next (backoff);
   }
 }

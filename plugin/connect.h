@@ -17,6 +17,13 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS   5000
 
+/* The pause after this one: twice as long, up to BACKOFF_MAX_MS. */
+static inline int
+backoff_next (int backoff)
+{
+  return backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+}
+
 /* Once one handshake has finished, how long the others may still
  * take (plus twice what the first took), within connect-timeout.
  */

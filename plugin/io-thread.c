@@ -49,15 +49,6 @@
 #include "upstream.h"
 
 static void
-drain_kicks (struct upstream *u)
-{
-  uint64_t n;
-
-  if (read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
-    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
-}
-
-static void
 cut (struct upstream *u, bool only_if_busy, const char *why)
 {
   /* The read lock keeps the handle, and so the socket, from being
@@ -194,12 +185,6 @@ drain_deadline_passed (struct upstream *u, bool *flushed, int64_t now)
   return -1;
 }
 
-static int64_t
-earliest (int64_t a, int64_t b)
-{
-  return a == -1 ? b : b == -1 ? a : a < b ? a : b;
-}
-
 /* Drive one handle until it dies or closes. */
 static void
 run_connection (struct upstream *u)
@@ -279,7 +264,7 @@ run_connection (struct upstream *u)
       continue;
     }
     if (fds[1].revents & POLLIN)
-      drain_kicks (u);
+      io_thread_drain_kicks (u);
     if (fds[2].revents & POLLIN) {
       fds[2].fd = -1;
       cut_by = shutdown_drain_deadline ();
@@ -301,7 +286,7 @@ wait_for_stop (struct upstream *u)
 
   while (!atomic_load (&u->stopping)) {
     if (poll (&pfd, 1, -1) == 1)
-      drain_kicks (u);
+      io_thread_drain_kicks (u);
   }
 }
 

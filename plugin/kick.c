@@ -23,3 +23,12 @@ io_thread_kick (struct upstream *u)
   if (write (u->kick_fd, &one, sizeof one) == -1 && errno != EAGAIN)
     nbdkit_debug ("upstream connection %u: kick: %m", u->index);
 }
+
+void
+io_thread_drain_kicks (struct upstream *u)
+{
+  uint64_t n;
+
+  if (read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
+    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
+}

@@ -16,6 +16,11 @@ struct upstream;
 /* Wake the thread, to poll for what libnbd wants now. */
 extern void io_thread_kick (struct upstream *u);
 
+/* Once the thread is awake: clear the kicks (the eventfd is
+ * non-blocking).
+ */
+extern void io_thread_drain_kicks (struct upstream *u);
+
 /* After issuing a command: the caller's nbd_aio_* call already sent
  * what the socket would take.  Only if bytes are left over does the
  * thread, which may be asleep polling for replies only, need waking

@@ -238,7 +238,9 @@ pool_open (void)
     }
   }
   pool.nr = n;
-  stripe_map_init (&pool.map, config.segment_size, n);
+  /* config.c checked segment-size=; n is at least 1 here. */
+  if (stripe_map_init (&pool.map, config.segment_size, n) == -1)
+    abort ();
   in_flight_init (n, servers, config.max_in_flight);
 
   if ((unsigned) n < config.connections) {

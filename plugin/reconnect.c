@@ -40,6 +40,7 @@
 #include "clock.h"
 #include "config.h"
 #include "connect.h"
+#include "kick.h"
 #include "losses.h"
 #include "reconnect.h"
 #include "replay.h"
@@ -54,11 +55,9 @@ nap (struct upstream *u, int ms)
     { .fd = u->kick_fd, .events = POLLIN },
     { .fd = shutdown_fd (), .events = POLLIN },
   };
-  uint64_t n;
 
-  if (poll (pfd, 2, ms) > 0 && (pfd[0].revents & POLLIN) &&
-      read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
-    nbdkit_debug ("upstream connection %u: kick: %m", u->index);
+  if (poll (pfd, 2, ms) > 0 && (pfd[0].revents & POLLIN))
+    io_thread_drain_kicks (u);
 }
 
 static void
@@ -137,12 +136,12 @@ upstream_reconnect (struct upstream *u)
    * below.  The stats file counts reconnects.
    */
   nbdkit_debug ("upstream connection %u %s; reconnecting (requests for its "
-                "stripes wait up to reconnect-timeout=%u.%03us)", u->index,
+                "stripes wait up to reconnect-timeout=" MS_FMT ")",
+                u->index,
                 atomic_load (&u->leaving) ? "left its server, which is "
                 "shutting down" : nbd_aio_is_dead (u->nbd) ? "died" :
                 "was closed by the server",
-                config.reconnect_timeout_ms / 1000,
-                config.reconnect_timeout_ms % 1000);
+                MS_ARGS (config.reconnect_timeout_ms));
 
   while (!stopping (u)) {
     struct nbd_handle *nbd;
@@ -153,10 +152,9 @@ upstream_reconnect (struct upstream *u)
 
     if (!gave_up && now_ms () - down >= config.reconnect_timeout_ms) {
       nbdkit_error ("upstream connection %u: still down after "
-                    "reconnect-timeout=%u.%03us; requests for its stripes "
-                    "fail until it is back", u->index,
-                    config.reconnect_timeout_ms / 1000,
-                    config.reconnect_timeout_ms % 1000);
+                    "reconnect-timeout=" MS_FMT "; requests for its "
+                    "stripes fail until it is back", u->index,
+                    MS_ARGS (config.reconnect_timeout_ms));
       gave_up = true;           /* waiters time out by themselves */
       /* The log is kept, and sent if the upstream comes back, but it
        * may never: clients must not count on it.
@@ -186,7 +184,7 @@ upstream_reconnect (struct upstream *u)
      */
     left = down + config.reconnect_timeout_ms - now_ms ();
     nap (u, !gave_up && left >= 0 && left < backoff ? (int) left : backoff);
-    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    backoff = backoff_next (backoff);
   }
   return false;
 }
@@ -235,10 +233,7 @@ upstream_wait_back (struct upstream *u, unsigned gen)
     /* Timed: the I/O thread may not have noticed the death yet, and
      * nbdkit may be shutting down.
      */
-    clock_gettime (CLOCK_REALTIME, &ts);
-    ts.tv_nsec += wait_ms * 1000000;
-    ts.tv_sec += ts.tv_nsec / 1000000000;
-    ts.tv_nsec %= 1000000000;
+    ts = realtime_in_ms (wait_ms);
     pthread_cond_timedwait (&u->up_cond, &u->state_lock, &ts);
   }
   pthread_mutex_unlock (&u->state_lock);

@@ -243,13 +243,8 @@ replay_reserve (struct upstream *u, enum route_op op,
       atomic_fetch_add_explicit (&u->stats.log_waits, 1,
                                  memory_order_relaxed);
     waited = true;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (waited_short ? ROOM_WAIT_MS : GROW_AFTER_MS) * 1000000L;
+    ts = realtime_in_ms (waited_short ? ROOM_WAIT_MS : GROW_AFTER_MS);
     waited_short = true;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
     pthread_cond_timedwait (&u->log_room, &u->log_lock, &ts);
   }
   if (e) {
@@ -387,11 +382,8 @@ wait_slot (struct upstream *u, struct nbd_handle *nbd, struct resend *slots,
         continue;
       return NULL;
     }
-    if (fds[1].revents & POLLIN) {
-      uint64_t n;
-      if (read (u->kick_fd, &n, sizeof n) == -1 && errno != EAGAIN)
-        nbdkit_debug ("upstream connection %u: kick: %m", u->index);
-    }
+    if (fds[1].revents & POLLIN)
+      io_thread_drain_kicks (u);
     if (aio_notify (nbd, fds[0].revents) == -1)
       nbdkit_debug ("upstream connection %u: replay: %s",
                     u->index, nbd_get_error ());
