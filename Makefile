@@ -10,6 +10,7 @@
 #                 targets alone, printed, in a few minutes)
 #   make install  install into nbdkit's plugin and filter directories
 #   make dist     nbdkit-multicopy-VERSION.tar.gz of the tracked files
+#   make deb      the Debian package, nbdkit-multicopy_VERSION_ARCH.deb
 #   make check-asan      the tests with ASan+UBSan builds (rebuilds)
 #   make check-valgrind  the tests with every nbdkit under valgrind
 #   make check-tsan      the stress test with a ThreadSanitizer build
@@ -32,7 +33,7 @@ MANDIR       ?= $(shell $(PKG_CONFIG) --variable=prefix nbdkit)/share/man
 
 # nbdkit callbacks have fixed signatures, so unused parameters are normal.
 WARNINGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
-ALL_CFLAGS = $(CFLAGS) $(WARNINGS) -std=gnu11 -pthread -fPIC \
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -std=gnu11 -pthread -fPIC \
              -fvisibility=hidden -MMD -MP -Icommon \
              -DPACKAGE_VERSION='"$(VERSION)"' \
              $(NBDKIT_CFLAGS) $(LIBNBD_CFLAGS)
@@ -52,7 +53,7 @@ TEST_PROGS  = tests/test-stripe tests/test-flow-limit tests/test-replay-log \
 FIXTURES    = tests/fixtures/nbdkit-wbcache-plugin.so tests/fixtures/nodlclose.so
 
 .PHONY: all deps check check-build demo bench bench-quick install uninstall \
-        dist clean \
+        dist deb clean \
         check-asan check-valgrind check-tsan
 
 all: build-deps $(PLUGIN) $(FILTER) $(MANS)
@@ -71,10 +72,10 @@ deps:
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(PLUGIN): $(PLUGIN_OBJS) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) -pthread -shared -o $@ $^ $(LIBNBD_LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -shared -o $@ $^ $(LIBNBD_LIBS) -lm
 
 $(FILTER): $(FILTER_OBJS) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) -pthread -shared -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -shared -o $@ $^
 
 # The pages name the version: it is filled in here, from VERSION above.
 POD2MAN = sed 's/@VERSION@/$(VERSION)/g' $< | \
@@ -172,6 +173,24 @@ uninstall:
 	  $(DESTDIR)$(FILTERDIR)/$(notdir $(FILTER)) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANS)))
 
+# The Debian package (debian/), from the tracked files as they are in
+# this tree, built in a copy under DEB_OUT (dh clean would clean this
+# tree); the .deb lands in DEB_OUT.
+DEB_OUT ?= .
+deb:
+	@build-aux/install-deps.sh deb
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { \
+	  echo "make deb needs a git checkout (or run dpkg-buildpackage" \
+	       "-us -uc -b in an unpacked tarball)" >&2; exit 1; }
+	rm -rf $(DEB_OUT)/deb-build
+	mkdir -p $(DEB_OUT)/deb-build/src
+	git ls-files -z | tar -c --null -T - | tar -x -C $(DEB_OUT)/deb-build/src
+	cd $(DEB_OUT)/deb-build/src && unset MAKEFLAGS MAKELEVEL MFLAGS && \
+	  dpkg-buildpackage -us -uc -b
+	mv $(DEB_OUT)/deb-build/*.deb $(DEB_OUT)/
+	rm -rf $(DEB_OUT)/deb-build
+	@ls $(DEB_OUT)/nbdkit-multicopy_$(VERSION)_*.deb
+
 # A tarball of every file git tracks, as they are in this tree.
 DIST = nbdkit-multicopy-$(VERSION)
 dist:
@@ -183,7 +202,8 @@ dist:
 	@echo "wrote $(DIST).tar.gz"
 
 clean: clean-build
-	rm -rf tests/logs nbdkit-multicopy-*.tar.gz
+	rm -rf tests/logs nbdkit-multicopy-*.tar.gz nbdkit-multicopy*_*.deb \
+	  deb-build
 
 # What a sanitizer build replaces (the tests' logs stay).
 .PHONY: clean-build

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Make sure what a target needs is there, and install what is missing.
-#   build-aux/install-deps.sh build|check|checkers|valgrind|bench
+#   build-aux/install-deps.sh build|check|checkers|valgrind|bench|deb
 #
 # What is needed is checked for itself (a command, a pkg-config
 # module, a Python module), not as a package, so that this works off
@@ -32,7 +32,9 @@ check=(
   "psktool cmd gnutls-bin" "certtool cmd gnutls-bin"
   "man cmd man-db" "podchecker cmd perl" "bc cmd bc" "git cmd git"
   "timeout cmd coreutils" "systemd-socket-activate cmd systemd"
+  "dpkg-buildpackage cmd dpkg-dev" "dh cmd debhelper" "lintian cmd lintian"
 )
+deb=("dpkg-buildpackage cmd dpkg-dev" "dh cmd debhelper")
 # Under the checkers, a test looks at a hung nbdkit with gdb.
 checkers=("gdb cmd gdb")
 valgrind=("valgrind cmd valgrind")
@@ -45,8 +47,9 @@ case "${1:-check}" in
   valgrind) want=("${build[@]}" "${check[@]}" "${checkers[@]}"
                   "${valgrind[@]}") ;;
   bench) want=("${build[@]}" "${check[@]}" "${bench[@]}") ;;
+  deb) want=("${build[@]}" "${deb[@]}") ;;
   *) echo "install-deps.sh: unknown set '$1'" \
-          "(build, check, checkers, valgrind, bench)" >&2
+          "(build, check, checkers, valgrind, bench, deb)" >&2
      exit 2 ;;
 esac
 
