@@ -33,6 +33,7 @@ check=(
   "man cmd man-db" "podchecker cmd perl" "bc cmd bc" "git cmd git"
   "timeout cmd coreutils" "systemd-socket-activate cmd systemd"
   "dpkg-buildpackage cmd dpkg-dev" "dh cmd debhelper" "lintian cmd lintian"
+  "promtool cmd prometheus"
 )
 deb=("dpkg-buildpackage cmd dpkg-dev" "dh cmd debhelper")
 # Under the checkers, a test looks at a hung nbdkit with gdb.

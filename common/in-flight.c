@@ -141,18 +141,16 @@ in_flight_release (int64_t rtt_us, unsigned path)
 }
 
 void
-in_flight_print (FILE *fp)
+in_flight_figures (struct in_flight_figures *f)
 {
-  unsigned now, limit = 0, top, i;
-  bool fixed;
+  unsigned i;
 
   pthread_mutex_lock (&lock);
-  now = in_flight;
+  f->now = in_flight;
+  f->limit = 0;
   for (i = 0; i < nr_gates; ++i)
-    limit += flow_limit_get (&gates[i].fl);
-  fixed = gates[0].fl.fixed;
-  top = most;
+    f->limit += flow_limit_get (&gates[i].fl);
+  f->fixed = gates[0].fl.fixed;
+  f->most = most;
   pthread_mutex_unlock (&lock);
-  fprintf (fp, "in-flight=%u limit=%u %s most=%u\n",
-           now, limit, fixed ? "fixed" : "auto", top);
 }

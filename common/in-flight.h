@@ -51,9 +51,13 @@ extern void in_flight_stop_when (bool (*stop) (void));
  */
 extern void in_flight_release (int64_t rtt_us, unsigned path);
 
-/* The stats=FILE line: "in-flight=NOW limit=L auto|fixed most=M",
- * over all groups.
+/* For stats=FILE, over all groups: pieces in flight now, the limit
+ * now, whether it was given, the most ever in flight at once.
  */
-extern void in_flight_print (FILE *fp);
+struct in_flight_figures {
+  unsigned now, limit, most;
+  bool fixed;
+};
+extern void in_flight_figures (struct in_flight_figures *f);
 
 #endif /* MULTICOPY_IN_FLIGHT_H */

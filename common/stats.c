@@ -11,7 +11,10 @@
  * own), because FILE may be in a directory that others can write: no
  * name planted there is followed or clobbered, and rename replaces
  * FILE itself, never what a planted symlink at FILE points to.  The
- * format is in the man page (STATS FILE).
+ * format is in the man page (STATS FILE): this file writes our own
+ * text, stats-prometheus.c the text format that Prometheus's
+ * node_exporter reads from its textfile directory (which wants the
+ * same rename).
  */
 
 /* asprintf */
@@ -48,6 +51,8 @@ static const char *const op_name[STATS_NR_OPS] = {
 };
 
 static char *path, *tmp_template; /* FILE, and FILE.XXXXXX */
+static bool prometheus;           /* stats-format=prometheus */
+static const char *format_given;
 static const struct stats_source *source;
 static int64_t started_ms;
 static pthread_t thread;
@@ -88,6 +93,16 @@ stats_config (const char *key, const char *value)
 
   if (multicopy_param_once (key) == -1)
     return -1;
+  if (strcmp (key, "stats-format") == 0) {
+    format_given = value;
+    if (strcmp (value, "prometheus") == 0)
+      prometheus = true;
+    else if (strcmp (value, "text") != 0) {
+      nbdkit_error ("stats-format=%s: must be text or prometheus", value);
+      return -1;
+    }
+    return 0;
+  }
   path = nbdkit_absolute_path (value);
   if (path == NULL || asprintf (&tmp_template, "%s.XXXXXX", path) == -1) {
     nbdkit_error ("%s=%s: %m", key, value);
@@ -108,6 +123,16 @@ stats_config (const char *key, const char *value)
   fclose (fp);
   unlink (tmp);
   free (tmp);
+  return 0;
+}
+
+int
+stats_config_complete (void)
+{
+  if (format_given && path == NULL) {
+    nbdkit_error ("stats-format=%s: give stats=FILE too", format_given);
+    return -1;
+  }
   return 0;
 }
 
@@ -149,27 +174,49 @@ data_bytes (struct stats *s)
 /* How evenly the stripes spread the data: max over min of the bytes
  * read and written per connection.
  */
+double
+stats_balance (const struct stats_source *src, uint64_t *max, unsigned *imax,
+               uint64_t *min, unsigned *imin)
+{
+  unsigned i;
+
+  *max = 0, *min = UINT64_MAX, *imax = *imin = 0;
+  for (i = 0; i < src->nr; ++i) {
+    uint64_t b = data_bytes (src->get (i));
+    if (b > *max) { *max = b; *imax = i; }
+    if (b < *min) { *min = b; *imin = i; }
+  }
+  if (*min == UINT64_MAX)
+    *min = 0;
+  return *max == 0 ? -1 : *min == 0 ? 0 : (double) *max / *min;
+}
+
 static void
 print_balance (FILE *fp, const struct stats_source *src)
 {
-  uint64_t max = 0, min = UINT64_MAX;
-  unsigned i, imax = 0, imin = 0;
+  uint64_t max, min;
+  unsigned imax, imin;
+  double ratio = stats_balance (src, &max, &imax, &min, &imin);
 
-  for (i = 0; i < src->nr; ++i) {
-    uint64_t b = data_bytes (src->get (i));
-    if (b > max) { max = b; imax = i; }
-    if (b < min) { min = b; imin = i; }
-  }
   fprintf (fp, "balance=");
-  if (max == 0)
+  if (ratio == -1)
     fprintf (fp, "-");
-  else if (min == 0)
+  else if (ratio == 0)
     fprintf (fp, "inf");
   else
-    fprintf (fp, "%.2f", (double) max / min);
+    fprintf (fp, "%.2f", ratio);
   fprintf (fp, " max=%" PRIu64 " %s=%u min=%" PRIu64 " %s=%u\n",
-           max, src->label, imax, min == UINT64_MAX ? 0 : min,
-           src->label, imin);
+           max, src->label, imax, min, src->label, imin);
+}
+
+static void
+print_in_flight (FILE *fp, const struct stats_source *src)
+{
+  struct in_flight_figures f;
+
+  src->in_flight (&f);
+  fprintf (fp, "in-flight=%u limit=%u %s most=%u\n",
+           f.now, f.limit, f.fixed ? "fixed" : "auto", f.most);
 }
 
 static uint64_t
@@ -202,6 +249,13 @@ write_file (const struct stats_source *src)
     nbdkit_debug ("stats: %s: %m", tmp_template);
     return;
   }
+  if (prometheus) {
+    const char *base = strrchr (path, '/');
+
+    stats_print_prometheus (fp, src, base ? base + 1 : path,
+                            (now_ms () - started_ms) / 1000.0);
+    goto done;
+  }
   strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime (&t));
   fprintf (fp, "# nbdkit-multicopy %s %s, %s, %.1f s after start: "
            "requests/bytes by %s\n", src->what, PACKAGE_VERSION, when,
@@ -213,8 +267,8 @@ write_file (const struct stats_source *src)
     fputc ('\n', fp);
   }
   print_balance (fp, src);
-  if (src->more)
-    src->more (fp);
+  print_in_flight (fp, src);
+ done:
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     nbdkit_debug ("stats: %s: %m", path);
     unlink (tmp);
@@ -296,8 +350,8 @@ stats_debug (const struct stats_source *src)
     free (line);
     line = NULL;
   }
-  if (src->more && (fp = open_memstream (&line, &len)) != NULL) {
-    src->more (fp);
+  if ((fp = open_memstream (&line, &len)) != NULL) {
+    print_in_flight (fp, src);
     fclose (fp);
     nbdkit_debug ("%.*s", (int) strcspn (line, "\n"), line);
     free (line);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "in-flight.h"
 #include "route-op.h"
 
 /* The routed operations (route-op.h), then two more. */
@@ -65,12 +66,31 @@ struct stats_source {
   unsigned (*server_of) (unsigned i);
   const char *(*server_name) (unsigned s);
   unsigned nr_servers;
-  /* What else to say, on its own line after the balance (or NULL). */
-  void (*more) (FILE *fp);
+  /* The in-flight gate's figures (in-flight.h). */
+  void (*in_flight) (struct in_flight_figures *f);
 };
 
-/* .config of stats=FILE: 0, or -1 with an error naming the key. */
+/* .config of stats=FILE and stats-format=text|prometheus: 0, or -1
+ * with an error naming the key.
+ */
 extern int stats_config (const char *key, const char *value);
+
+/* .config_complete: -1 (reported) if stats-format= came without
+ * stats=.
+ */
+extern int stats_config_complete (void);
+
+/* The file in Prometheus's text format (stats-prometheus.c). */
+extern void stats_print_prometheus (FILE *fp, const struct stats_source *src,
+                                    const char *file, double uptime_s);
+
+/* The balance of the data over the connections: max and min bytes read
+ * and written, and which ones; -1 if nothing moved yet, 0 if one
+ * carried nothing.
+ */
+extern double stats_balance (const struct stats_source *src,
+                             uint64_t *max, unsigned *imax,
+                             uint64_t *min, unsigned *imin);
 
 /* .after_fork: if stats= was given, write FILE every STATS_INTERVAL_MS
  * while the counters move.  -1 on error (reported).

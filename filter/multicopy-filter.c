@@ -51,7 +51,7 @@ multicopy_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   if (strcmp (key, "max-in-flight") == 0)
     return multicopy_param_once (key) == -1 ? -1 :
       multicopy_parse_max_in_flight (value, &max_in_flight);
-  if (strcmp (key, "stats") == 0)
+  if (strcmp (key, "stats") == 0 || strcmp (key, "stats-format") == 0)
     return stats_config (key, value);
   below_config (key, value);
   return next (nxdata, key, value);
@@ -61,14 +61,15 @@ static int
 multicopy_config_complete (nbdkit_next_config_complete *next,
                            nbdkit_backend *nxdata)
 {
-  if (below_check () == -1)
+  if (below_check () == -1 || stats_config_complete () == -1)
     return -1;
   return next (nxdata);
 }
 
 #define multicopy_config_help MULTICOPY_FILTER_PARAMS_HELP "\n" \
   "stats=<FILE>         Write what each context carried to FILE, every\n" \
-  "                     second of a copy and at exit."
+  "                     second of a copy and at exit.\n" \
+  "stats-format=text|prometheus  The file's format (default text)."
 
 static struct stats *
 context_stats (unsigned i)
@@ -78,7 +79,7 @@ context_stats (unsigned i)
 
 static struct stats_source stats_source = {
   .what = "filter", .label = "context", .get = context_stats,
-  .more = in_flight_print,
+  .in_flight = in_flight_figures,
 };
 
 static int

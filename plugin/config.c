@@ -184,7 +184,8 @@ config_key (const char *key, const char *value)
   if (strcmp (key, "uri") == 0 || strcmp (key, "socket") == 0 ||
       strcmp (key, "hostname") == 0 || strcmp (key, "vsock") == 0)
     return add_server (key, value);
-  if (strcmp (key, "stats") != 0 && multicopy_param_once (key) == -1)
+  if (strcmp (key, "stats") != 0 && strcmp (key, "stats-format") != 0 &&
+      multicopy_param_once (key) == -1)
     return -1;
   if (strncmp (key, "tls-", 4) == 0 && first_tls_key == NULL)
     first_tls_key = key;
@@ -216,7 +217,7 @@ config_key (const char *key, const char *value)
     return multicopy_parse_size (key, value, MULTICOPY_REPLAY_BUFFER_MAX,
                                  &config.replay_buffer);
   }
-  else if (strcmp (key, "stats") == 0)
+  else if (strcmp (key, "stats") == 0 || strcmp (key, "stats-format") == 0)
     return stats_config (key, value);
   else if (strcmp (key, "tls") == 0) {
     if ((r = parse_tls (value)) == -1)
@@ -258,6 +259,8 @@ config_finish (void)
     nbdkit_error ("one of uri=, socket=, hostname= or vsock= must be given");
     return -1;
   }
+  if (stats_config_complete () == -1)
+    return -1;
   if (config.connections < config.nr_servers) {
     nbdkit_error ("connections=%u is fewer than the %u servers: each "
                   "server needs a connection", config.connections,

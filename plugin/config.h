@@ -92,6 +92,7 @@ extern void config_free (void);
   "                     0: off).\n" \
   "stats=<FILE>         Write what each upstream connection carried\n" \
   "                     to FILE, every second of a copy and at exit.\n" \
+  "stats-format=text|prometheus  The file's format (default text).\n" \
   "tls=off|on|require   TLS toward the upstream.\n" \
   "tls-certificates=<DIR>  Directory of x509 certificates.\n" \
   "tls-verify=<BOOL>    Verify the upstream's certificate (default true).\n" \

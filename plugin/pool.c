@@ -301,7 +301,7 @@ server_name (unsigned s)
 static struct stats_source stats_source = {
   .what = "plugin", .label = "connection", .get = conn_stats,
   .has_reconnects = 1, .has_replay = 1, .server_of = conn_server, .server_name = server_name,
-  .more = in_flight_print,
+  .in_flight = in_flight_figures,
 };
 
 int
