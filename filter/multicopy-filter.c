@@ -318,7 +318,7 @@ static int
 multicopy_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
   struct handle *h = handle;
-  int r = pool_flush (flags, false, err);
+  int r = pool_flush (flags, err);
 
   if (errseq_check_and_advance (&pool.losses, &h->losses_seen) && r == 0) {
     nbdkit_error ("multicopy: flush: a flush failed since this client "

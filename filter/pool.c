@@ -111,7 +111,6 @@ struct flush_job {
   int err;
   pthread_t thread;
   bool threaded;
-  bool skip;                    /* clean, and only dirty ones wanted */
 };
 
 static void *
@@ -120,16 +119,12 @@ flush_one (void *vp)
   struct flush_job *job = vp;
   nbdkit_next *c = pool.ctx[job->i];
 
-  /* Cleared first: a write acknowledged while the flush runs sets it
-   * again, and a failed flush leaves it set.
-   */
-  atomic_store (&pool.dirty[job->i], false);
   pool_ctx_lock (job->i);
   job->r = c->flush (c, job->flags, &job->err);
   pool_ctx_unlock (job->i);
+  dirty_flush_end (&pool.dirty[job->i]);
   stats_count (&pool.stats[job->i], STATS_FLUSH, 0);
   if (job->r == -1) {
-    atomic_store (&pool.dirty[job->i], true);
     errseq_record (&pool.losses);
     atomic_fetch_add_explicit (&pool.stats[job->i].lost_writes, 1,
                                memory_order_relaxed);
@@ -138,29 +133,31 @@ flush_one (void *vp)
 }
 
 int
-pool_flush (uint32_t flags, bool only_dirty, int *err)
+pool_flush (uint32_t flags, int *err)
 {
   struct flush_job jobs[MULTICOPY_CONNECTIONS_MAX];
   bool parallel = !pool.lock_each;
-  unsigned i;
+  unsigned i, n = 0;
   int r = 0;
 
-  for (i = 0; i < pool.nr; ++i) {
-    jobs[i] = (struct flush_job) { .i = i, .flags = flags };
-    jobs[i].skip = only_dirty && !atomic_load (&pool.dirty[i]);
-    /* Context 0 is flushed by this thread, after starting the others. */
-    if (parallel && i > 0 && !jobs[i].skip &&
-        pthread_create (&jobs[i].thread, NULL, flush_one, &jobs[i]) == 0)
-      jobs[i].threaded = true;
-  }
-  for (i = 0; i < pool.nr; ++i) {
+  for (i = 0; i < pool.nr; ++i)
+    if (dirty_flush_begin (&pool.dirty[i]))
+      jobs[n++] = (struct flush_job) { .i = i, .flags = flags };
+  /* The last one is flushed by this thread, after starting the others:
+   * a client that wrote to one context since its last flush (fsync
+   * after each write) starts no thread at all.
+   */
+  for (i = 0; parallel && i + 1 < n; ++i)
+    jobs[i].threaded =
+      pthread_create (&jobs[i].thread, NULL, flush_one, &jobs[i]) == 0;
+  for (i = n; i-- > 0; ) {
     if (jobs[i].threaded)
       pthread_join (jobs[i].thread, NULL);
-    else if (!jobs[i].skip)
+    else
       flush_one (&jobs[i]);
   }
   /* Every context has been flushed; report the first failure. */
-  for (i = 0; i < pool.nr; ++i) {
+  for (i = 0; i < n; ++i) {
     if (jobs[i].r == -1 && r == 0) {
       *err = jobs[i].err ? jobs[i].err : EIO;
       r = -1;
@@ -180,7 +177,7 @@ close_all (bool flush, const char *when)
   int err;
 
   if (flush && pool.can_flush == 1) {
-    if (pool_flush (0, true, &err) == -1)
+    if (pool_flush (0, &err) == -1)
       nbdkit_error ("multicopy: flushing %s: %s; writes acknowledged to "
                     "clients may not have reached the plugin's storage",
                     when, strerror (err));
@@ -194,7 +191,7 @@ close_all (bool flush, const char *when)
       nbdkit_error ("multicopy: context %u of %u failed to finalize",
                     i, pool.nr);
     pool.prepared[i] = false;
-    pool.dirty[i] = false;
+    dirty_init (&pool.dirty[i]);
     nbdkit_next_context_close (c);
     pool.ctx[i] = NULL;
   }

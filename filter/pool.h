@@ -18,6 +18,7 @@
 #include <nbdkit-filter.h>
 
 #include "block-size.h"
+#include "dirty.h"
 #include "errseq.h"
 #include "params.h"
 #include "stats.h"
@@ -39,8 +40,10 @@ struct pool {
   bool lock_each;
   pthread_mutex_t ctx_lock[MULTICOPY_CONNECTIONS_MAX];
 
-  /* Context i has acknowledged writes that no flush has covered yet. */
-  atomic_bool dirty[MULTICOPY_CONNECTIONS_MAX];
+  /* Context i has acknowledged writes that no flush has covered yet,
+   * or flushes in flight (dirty.h).
+   */
+  struct dirty dirty[MULTICOPY_CONNECTIONS_MAX];
 
   /* Flushes that failed: the plugin may have dropped what it held,
    * and every client connected then must hear of it (errseq.h).
@@ -86,12 +89,11 @@ extern void pool_leave (void);
  */
 extern void pool_exit (void);
 
-/* Flush every context (only_dirty: every one holding writes not yet
- * flushed).  In parallel threads when the thread model lets us call
- * contexts from threads of our own, else in turn.  A failure counts
- * as a loss (pool.losses).
+/* Flush every context that needs it (dirty.h): in parallel threads
+ * when the thread model lets us call contexts from threads of our
+ * own, else in turn.  A failure counts as a loss (pool.losses).
  */
-extern int pool_flush (uint32_t flags, bool only_dirty, int *err);
+extern int pool_flush (uint32_t flags, int *err);
 
 /* Around every call into context i from the data path. */
 static inline void

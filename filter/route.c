@@ -66,10 +66,8 @@ issue (enum route_op op, void *buf, const struct stripe_piece *p,
   in_flight_release (route_op_has_payload (op) ? now_us () - t0 : -1,
                      p->owner);
   stats_count (&pool.stats[p->owner], op, p->count);
-  /* Read before writing: most pieces find the flag already set. */
-  if (r == 0 && route_op_writes (op) &&
-      !atomic_load_explicit (&pool.dirty[p->owner], memory_order_relaxed))
-    atomic_store (&pool.dirty[p->owner], true);
+  if (r == 0 && route_op_writes (op) && !(flags & NBDKIT_FLAG_FUA))
+    dirty_mark (&pool.dirty[p->owner]);
   return r;
 }
 

@@ -115,15 +115,12 @@ flush_dirty (void)
   request_init (&req);
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
-    bool busy = atomic_fetch_add (&u->flushing, 1) > 0;
     nbd_completion_callback cb = {
       .callback = part_completed, .user_data = &part[i],
     };
 
-    if (!atomic_exchange (&u->dirty, false) && !busy) {
-      atomic_fetch_sub (&u->flushing, 1);
+    if (!dirty_flush_begin (&u->dirty))
       continue;
-    }
     sent |= UINT64_C (1) << i;
     part[i] = (struct flush_part) {
       .req = &req, .gen = atomic_load (&u->gen), .mark = replay_mark (u),
@@ -151,7 +148,7 @@ flush_dirty (void)
       replay_covered (u, part[i].mark);
     else if ((e = flush_failed (u, &part[i])) != 0 && err == 0)
       err = e;
-    atomic_fetch_sub (&u->flushing, 1);
+    dirty_flush_end (&u->dirty);
   }
   if (err) {
     nbdkit_set_error (upstream_errno (err));
@@ -173,8 +170,7 @@ cut_exit_flush (void *vp)
 static bool
 needs_exit_flush (struct upstream *u)
 {
-  return atomic_exchange (&u->dirty, false) ||
-    atomic_load (&u->flushing) > 0 || atomic_load (&u->exit_flush_sent);
+  return dirty_take (&u->dirty) || atomic_load (&u->exit_flush_sent);
 }
 
 void

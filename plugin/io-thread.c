@@ -132,7 +132,7 @@ exit_flush_done (void *vp, int *error)
   struct upstream *u = vp;
 
   atomic_store (&u->exit_flush_err, *error);
-  atomic_fetch_sub (&u->flushing, 1);
+  dirty_flush_end (&u->dirty);
   return 1;
 }
 
@@ -147,16 +147,13 @@ flush_before_cut (struct upstream *u)
 {
   nbd_completion_callback cb = { .callback = exit_flush_done, .user_data = u };
 
-  if (!pool.caps.can_flush ||
-      (!atomic_load (&u->dirty) && atomic_load (&u->flushing) == 0))
+  if (!pool.caps.can_flush || !dirty_flush_begin (&u->dirty))
     return false;
   atomic_store (&u->exit_flush_sent, true);
-  atomic_fetch_add (&u->flushing, 1);
-  atomic_store (&u->dirty, false);
   pthread_rwlock_rdlock (&u->handle_lock);
   if (nbd_aio_flush (u->nbd, cb, 0) == -1) {
     atomic_store (&u->exit_flush_err, EIO);
-    atomic_fetch_sub (&u->flushing, 1);
+    dirty_flush_end (&u->dirty);
   }
   else
     stats_count (&u->stats, STATS_FLUSH, 0);

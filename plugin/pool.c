@@ -75,8 +75,7 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf,
   u->probe_offset = stripe + pool.probe_len <= (uint64_t) pool.caps.size ?
     stripe : 0;
   u->probe_buf = probe_buf;
-  atomic_init (&u->dirty, false);
-  atomic_init (&u->flushing, 0);
+  dirty_init (&u->dirty);
   atomic_init (&u->lost_gen, 0);
   atomic_init (&u->exit_flush_sent, false);
   atomic_init (&u->exit_flush_err, -1);

@@ -75,8 +75,7 @@ set_up (struct upstream *u, bool up)
 static bool
 holds_unflushed (struct upstream *u)
 {
-  return atomic_exchange (&u->dirty, false) ||
-    atomic_load (&u->flushing) > 0;
+  return dirty_take (&u->dirty);
 }
 
 /* Put the new handle in place of the dead one. */

@@ -273,7 +273,7 @@ route_request (enum route_op op, void *buf, uint32_t count,
         err = ESHUTDOWN;
         continue;
       }
-      atomic_store (&pool.conn[i].dirty, true);
+      dirty_mark (&pool.conn[i].dirty);
       /* With replay, the completion put it in the log before the old
        * handle was found dead, and the replay sent it again.
        */

@@ -18,6 +18,7 @@
 #include <libnbd.h>
 
 #include "caps.h"
+#include "dirty.h"
 #include "replay-log.h"
 #include "stats.h"
 #include "stripe.h"
@@ -69,11 +70,9 @@ struct upstream {
   void *probe_buf;
 
   /* Writes that a client has seen acknowledged and no flush has
-   * covered yet.  Set after a write completes, before the client is
-   * told; cleared by the flush that covers it.
+   * covered yet, and flushes in flight (dirty.h).
    */
-  atomic_bool dirty;
-  atomic_uint flushing;         /* flushes in flight here */
+  struct dirty dirty;
   atomic_uint lost_gen;         /* losses.c: last generation lost, + 1 */
 
   /* Exit (flush.c): the I/O thread flushed the connection while

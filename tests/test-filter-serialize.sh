@@ -6,7 +6,7 @@
 # locks must keep two requests from ever running at once on one
 # context.  The fixture (serialize=requests) logs any overlap.  nbdcopy
 # with 4 client connections, qemu-img, and two clients flushing at once
-# (each flush visits every context and takes flush-delay on each).
+# (each flush visits the contexts that need it, flush-delay on each).
 source "$(dirname "$0")/functions.sh"
 requires qemu-img nbdcopy nbdsh python3
 
