@@ -18,7 +18,7 @@ set -euo pipefail
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
 
 # WHAT KIND DEBIAN-PACKAGE; KIND: cmd (a command), pc (a pkg-config
-# module), py (a module of /usr/bin/python3).
+# module), py (a module of /usr/bin/python3), file (a path, a glob).
 build=(
   "cc cmd gcc" "make cmd make" "pkg-config cmd pkg-config"
   "pod2man cmd perl" "nbdkit cmd nbdkit"
@@ -34,6 +34,8 @@ check=(
   "timeout cmd coreutils" "systemd-socket-activate cmd systemd"
   "dpkg-buildpackage cmd dpkg-dev" "dh cmd debhelper" "lintian cmd lintian"
   "promtool cmd prometheus"
+  "ceph-mon cmd ceph-mon" "ceph-osd cmd ceph-osd" "rbd cmd ceph-common"
+  "/usr/lib/*/qemu/block-rbd.so file qemu-block-extra"
 )
 deb=("dpkg-buildpackage cmd dpkg-dev" "dh cmd debhelper")
 # Under the checkers, a test looks at a hung nbdkit with gdb.
@@ -63,6 +65,7 @@ have ()
     pc) command -v pkg-config >/dev/null 2>&1 &&
           pkg-config --exists "$1" 2>/dev/null ;;
     py) /usr/bin/python3 -c "import $1" >/dev/null 2>&1 ;;
+    file) compgen -G "$1" >/dev/null ;;
   esac
 }
 
