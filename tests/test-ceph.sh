@@ -102,10 +102,12 @@ make_source src3 $mib
     <<<"$recipe" >"$tmp/recipe.sh"
   cat "$tmp/recipe.sh"
   timeout 300 bash -e "$tmp/recipe.sh"
-) || fail "the recipe failed"
+) || rc=$?
+# Its gateways, stopped with the rest however it went.
 for f in "$tmp"/recipe-*.pid; do
   [ -f "$f" ] && track_pid "recipe-$(basename "$f" .pid)" "$(cat "$f")"
 done
+[ "${rc:-0}" -eq 0 ] || fail "the recipe failed"
 exported
 cmp "$tmp/src3.raw" "$tmp/export.raw" ||
   fail "recipe: the RBD image differs from the source"
