@@ -23,12 +23,6 @@
 
 #define PREFIX "nbdkit_multicopy_"
 
-static const char *const op_name[STATS_NR_OPS] = {
-  [ROUTE_READ] = "read", [ROUTE_WRITE] = "write", [ROUTE_ZERO] = "zero",
-  [ROUTE_TRIM] = "trim", [ROUTE_CACHE] = "cache",
-  [STATS_EXTENTS] = "extents", [STATS_FLUSH] = "flush",
-};
-
 /* A label value, escaped as the format asks: \\, \" and \n. */
 static void
 print_value (FILE *fp, const char *s)
@@ -102,11 +96,46 @@ per_unit_and_op (FILE *fp, const char *name, const char *file,
       if (bytes && op == STATS_FLUSH)
         continue;
       start_unit (fp, name, file, src, i);
-      fprintf (fp, ",op=\"%s\"} %" PRIuFAST64 "\n", op_name[op],
+      fprintf (fp, ",op=\"%s\"} %" PRIuFAST64 "\n", stats_op_name[op],
                atomic_load (bytes ? &s->bytes[op] : &s->requests[op]));
     }
   }
 }
+
+/* The per-connection series of one field of struct stats each, and
+ * which front ends have that field.
+ */
+enum needs { NEEDS_NOTHING, NEEDS_RECONNECTS, NEEDS_REPLAY };
+static const struct unit_series {
+  const char *name, *type, *help;
+  size_t field;
+  enum needs needs;
+} unit_series[] = {
+  { "reconnects_total", "counter",
+    "Times each upstream connection was replaced.",
+    offsetof (struct stats, reconnects), NEEDS_RECONNECTS },
+  { "lost_writes_total", "counter",
+    "Losses of writes that no flush had covered, each told to clients.",
+    offsetof (struct stats, lost_writes), NEEDS_NOTHING },
+  { "replays_total", "counter",
+    "Times a connection's replay log was sent again after a reconnect.",
+    offsetof (struct stats, replays), NEEDS_REPLAY },
+  { "replay_log_flushes_total", "counter",
+    "Flushes sent to make room in the replay log.",
+    offsetof (struct stats, log_flushes), NEEDS_REPLAY },
+  { "replay_log_waits_total", "counter",
+    "Writes that waited for room in the replay log.",
+    offsetof (struct stats, log_waits), NEEDS_REPLAY },
+  { "replay_log_grows_total", "counter",
+    "Times a replay log doubled.",
+    offsetof (struct stats, log_grows), NEEDS_REPLAY },
+  { "replay_log_bytes", "gauge",
+    "Bytes the replay log holds now.",
+    offsetof (struct stats, log_bytes), NEEDS_REPLAY },
+  { "replay_log_most_bytes", "gauge",
+    "The most bytes the replay log ever held.",
+    offsetof (struct stats, log_most), NEEDS_REPLAY },
+};
 
 void
 stats_print_prometheus (FILE *fp, const struct stats_source *src,
@@ -114,7 +143,7 @@ stats_print_prometheus (FILE *fp, const struct stats_source *src,
 {
   struct in_flight_figures f;
   uint64_t max, min;
-  unsigned imax, imin;
+  unsigned imax, imin, i;
   double ratio;
 
   head (fp, "info", "gauge", "What wrote this file (always 1).");
@@ -131,41 +160,14 @@ stats_print_prometheus (FILE *fp, const struct stats_source *src,
   head (fp, "bytes_total", "counter",
         "Bytes the requests on each connection below covered, by operation.");
   per_unit_and_op (fp, "bytes_total", file, src, true);
-  if (src->has_reconnects) {
-    head (fp, "reconnects_total", "counter",
-          "Times each upstream connection was replaced.");
-    per_unit (fp, "reconnects_total", file, src,
-              offsetof (struct stats, reconnects));
-  }
-  head (fp, "lost_writes_total", "counter",
-        "Losses of writes that no flush had covered, each told to clients.");
-  per_unit (fp, "lost_writes_total", file, src,
-            offsetof (struct stats, lost_writes));
-  if (src->has_replay) {
-    head (fp, "replays_total", "counter",
-          "Times a connection's replay log was sent again after a reconnect.");
-    per_unit (fp, "replays_total", file, src,
-              offsetof (struct stats, replays));
-    head (fp, "replay_log_flushes_total", "counter",
-          "Flushes sent to make room in the replay log.");
-    per_unit (fp, "replay_log_flushes_total", file, src,
-              offsetof (struct stats, log_flushes));
-    head (fp, "replay_log_waits_total", "counter",
-          "Writes that waited for room in the replay log.");
-    per_unit (fp, "replay_log_waits_total", file, src,
-              offsetof (struct stats, log_waits));
-    head (fp, "replay_log_grows_total", "counter",
-          "Times a replay log doubled.");
-    per_unit (fp, "replay_log_grows_total", file, src,
-              offsetof (struct stats, log_grows));
-    head (fp, "replay_log_bytes", "gauge",
-          "Bytes the replay log holds now.");
-    per_unit (fp, "replay_log_bytes", file, src,
-              offsetof (struct stats, log_bytes));
-    head (fp, "replay_log_most_bytes", "gauge",
-          "The most bytes the replay log ever held.");
-    per_unit (fp, "replay_log_most_bytes", file, src,
-              offsetof (struct stats, log_most));
+  for (i = 0; i < sizeof unit_series / sizeof unit_series[0]; ++i) {
+    const struct unit_series *u = &unit_series[i];
+
+    if ((u->needs == NEEDS_RECONNECTS && !src->has_reconnects) ||
+        (u->needs == NEEDS_REPLAY && !src->has_replay))
+      continue;
+    head (fp, u->name, u->type, u->help);
+    per_unit (fp, u->name, file, src, u->field);
   }
 
   /* No series while it means nothing (no data yet, or one idle). */

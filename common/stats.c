@@ -44,7 +44,7 @@
 #include "params.h"
 #include "stats.h"
 
-static const char *const op_name[STATS_NR_OPS] = {
+const char *const stats_op_name[STATS_NR_OPS] = {
   [ROUTE_READ] = "read", [ROUTE_WRITE] = "write", [ROUTE_ZERO] = "zero",
   [ROUTE_TRIM] = "trim", [ROUTE_CACHE] = "cache",
   [STATS_EXTENTS] = "extents", [STATS_FLUSH] = "flush",
@@ -147,7 +147,7 @@ print_unit (FILE *fp, const struct stats_source *src, unsigned i)
   if (src->server_of)
     fprintf (fp, " server=%u", src->server_of (i));
   for (op = 0; op < STATS_NR_OPS; ++op) {
-    fprintf (fp, " %s=%" PRIuFAST64, op_name[op],
+    fprintf (fp, " %s=%" PRIuFAST64, stats_op_name[op],
              atomic_load (&s->requests[op]));
     if (op != STATS_FLUSH)
       fprintf (fp, "/%" PRIuFAST64, atomic_load (&s->bytes[op]));

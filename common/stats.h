@@ -27,6 +27,9 @@ enum stats_op {
   STATS_NR_OPS
 };
 
+/* Their names, in both formats of stats=FILE. */
+extern const char *const stats_op_name[STATS_NR_OPS];
+
 struct stats {
   atomic_uint_fast64_t requests[STATS_NR_OPS];
   atomic_uint_fast64_t bytes[STATS_NR_OPS];
