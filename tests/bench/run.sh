@@ -81,6 +81,7 @@ client_cmd ()
                         "--uri='$client_uri' --rw=randwrite --bs=64k" \
                         "--iodepth=16 --numjobs=8 --size=$(( mib / 8 ))M" \
                         "--offset_increment=$(( mib / 8 ))M --verify=crc32c" \
+                        "--verify_state_save=0" \
                         "--group_reporting >/dev/null" ;;
   esac
 }
