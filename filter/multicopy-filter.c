@@ -160,7 +160,7 @@ multicopy_close (void *handle)
 static int64_t
 multicopy_get_size (nbdkit_next *next, void *handle)
 {
-  return pool.size;
+  return pool.caps.size;
 }
 
 /* Without next () in .open, nothing may fall through to a context of
@@ -183,9 +183,9 @@ multicopy_block_size (nbdkit_next *next, void *handle,
                       uint32_t *minimum, uint32_t *preferred,
                       uint32_t *maximum)
 {
-  *minimum = pool.blocks.min;
-  *preferred = pool.blocks.pref;
-  *maximum = pool.blocks.max;
+  *minimum = pool.caps.blocks.min;
+  *preferred = pool.caps.blocks.pref;
+  *maximum = pool.caps.blocks.max;
   return 0;
 }
 
@@ -195,43 +195,43 @@ multicopy_block_size (nbdkit_next *next, void *handle,
 static int
 multicopy_can_write (nbdkit_next *next, void *handle)
 {
-  return pool.can_write;
+  return pool.caps.can_write;
 }
 
 static int
 multicopy_can_flush (nbdkit_next *next, void *handle)
 {
-  return pool.can_flush;
+  return pool.caps.can_flush;
 }
 
 static int
 multicopy_is_rotational (nbdkit_next *next, void *handle)
 {
-  return pool.is_rotational;
+  return pool.caps.is_rotational;
 }
 
 static int
 multicopy_can_trim (nbdkit_next *next, void *handle)
 {
-  return pool.can_trim;
+  return pool.caps.can_trim;
 }
 
 static int
 multicopy_can_zero (nbdkit_next *next, void *handle)
 {
-  return pool.can_zero;
+  return pool.caps.can_zero;
 }
 
 static int
 multicopy_can_fast_zero (nbdkit_next *next, void *handle)
 {
-  return pool.can_fast_zero;
+  return pool.caps.can_fast_zero;
 }
 
 static int
 multicopy_can_extents (nbdkit_next *next, void *handle)
 {
-  return pool.can_extents;
+  return pool.caps.can_extents;
 }
 
 /* FUA goes with every piece to its owner, which honours it natively or
@@ -240,7 +240,7 @@ multicopy_can_extents (nbdkit_next *next, void *handle)
 static int
 multicopy_can_fua (nbdkit_next *next, void *handle)
 {
-  return pool.can_fua > NBDKIT_FUA_NONE ? NBDKIT_FUA_NATIVE : NBDKIT_FUA_NONE;
+  return pool.caps.can_fua > NBDKIT_FUA_NONE ? NBDKIT_FUA_NATIVE : NBDKIT_FUA_NONE;
 }
 
 /* Every client goes through the same contexts, each byte through one
@@ -256,7 +256,7 @@ multicopy_can_multi_conn (nbdkit_next *next, void *handle)
 static int
 multicopy_can_cache (nbdkit_next *next, void *handle)
 {
-  return pool.can_cache;
+  return pool.caps.can_cache;
 }
 
 static int

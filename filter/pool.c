@@ -25,7 +25,6 @@
 #include <nbdkit-filter.h>
 
 #include "below.h"
-#include "block-size.h"
 #include "errseq.h"
 #include "params.h"
 #include "pool.h"
@@ -53,55 +52,34 @@ pool_set_locking (bool lock_each)
     pthread_mutex_init (&pool.ctx_lock[i], NULL);
 }
 
-static int
-min_int (int a, int b)
-{
-  return a < b ? a : b;
-}
-
-/* The answers of context i, merged into p (i == 0 sets them). */
+/* The answers of context i, merged into p's (i == 0 sets them). */
 static int
 ask (struct pool *p, unsigned i)
 {
   nbdkit_next *c = p->ctx[i];
-  struct block_size b;
-  int64_t size = c->get_size (c);
-  int w = c->can_write (c), f = c->can_flush (c), rot = c->is_rotational (c);
-  int t = c->can_trim (c), z = c->can_zero (c), fz = c->can_fast_zero (c);
-  int e = c->can_extents (c), fua = c->can_fua (c);
-  int cache = c->can_cache (c);
+  struct export_caps one;
+  char name[64], first[64];
 
-  if (size == -1 || w == -1 || f == -1 || rot == -1 || t == -1 || z == -1 ||
-      fz == -1 || e == -1 || fua == -1 || cache == -1 ||
-      c->block_size (c, &b.min, &b.pref, &b.max) == -1)
+  one.size = c->get_size (c);
+  one.can_write = c->can_write (c);
+  one.can_flush = c->can_flush (c);
+  one.can_fua = c->can_fua (c);
+  one.can_trim = c->can_trim (c);
+  one.can_zero = c->can_zero (c);
+  one.can_fast_zero = c->can_fast_zero (c);
+  one.can_cache = c->can_cache (c);
+  one.can_extents = c->can_extents (c);
+  one.is_rotational = c->is_rotational (c);
+  if (one.size == -1 || one.can_write == -1 || one.can_flush == -1 ||
+      one.can_fua == -1 || one.can_trim == -1 || one.can_zero == -1 ||
+      one.can_fast_zero == -1 || one.can_cache == -1 ||
+      one.can_extents == -1 || one.is_rotational == -1 ||
+      c->block_size (c, &one.blocks.min, &one.blocks.pref,
+                     &one.blocks.max) == -1)
     return -1;
-
-  if (i == 0) {
-    p->size = size;
-    p->can_write = w; p->can_flush = f; p->is_rotational = rot;
-    p->can_trim = t; p->can_zero = z; p->can_fast_zero = fz;
-    p->can_extents = e; p->can_fua = fua;
-    p->can_cache = cache;
-    p->blocks = b;
-    return 0;
-  }
-
-  if (size != p->size) {
-    nbdkit_error ("multicopy: backend context %u reports size %" PRIi64
-                  ", context 0 reports %" PRIi64, i, size, p->size);
-    return -1;
-  }
-  p->can_write = min_int (p->can_write, w);
-  p->can_flush = min_int (p->can_flush, f);
-  p->is_rotational |= rot;
-  p->can_trim = min_int (p->can_trim, t);
-  p->can_zero = min_int (p->can_zero, z);
-  p->can_fast_zero = min_int (p->can_fast_zero, fz);
-  p->can_extents = min_int (p->can_extents, e);
-  p->can_fua = min_int (p->can_fua, fua);
-  p->can_cache = min_int (p->can_cache, cache);
-  block_size_merge (&p->blocks, &b);
-  return 0;
+  snprintf (name, sizeof name, "multicopy: backend context %u", i);
+  snprintf (first, sizeof first, "context 0");
+  return export_caps_merge (&p->caps, &one, i == 0, name, first);
 }
 
 struct flush_job {
@@ -176,7 +154,7 @@ close_all (bool flush, const char *when)
   unsigned i;
   int err;
 
-  if (flush && pool.can_flush == 1) {
+  if (flush && pool.caps.can_flush == 1) {
     if (pool_flush (0, &err) == -1)
       nbdkit_error ("multicopy: flushing %s: %s; writes acknowledged to "
                     "clients may not have reached the plugin's storage",
@@ -233,11 +211,11 @@ open_all (nbdkit_context *context, unsigned nr, uint64_t segment_size,
     if (ask (&pool, i) == -1)
       goto fail;
 
-  if (multicopy_check_block_size (segment_size, pool.blocks.min,
-                                  pool.blocks.pref, "plugin") == -1)
+  if (multicopy_check_block_size (segment_size, pool.caps.blocks.min,
+                                  pool.caps.blocks.pref, "plugin") == -1)
     goto fail;
   /* Plugins such as nbd do not split for an upstream limit. */
-  pool.max_piece = pool.blocks.max == 0xffffffff ? 0 : pool.blocks.max;
+  pool.max_piece = pool.caps.blocks.max == 0xffffffff ? 0 : pool.caps.blocks.max;
   /* The parameters were checked at config time. */
   if (stripe_map_init (&pool.map, segment_size, nr) == -1)
     abort ();

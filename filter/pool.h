@@ -17,9 +17,9 @@
 
 #include <nbdkit-filter.h>
 
-#include "block-size.h"
 #include "dirty.h"
 #include "errseq.h"
+#include "export-caps.h"
 #include "params.h"
 #include "stats.h"
 #include "stripe.h"
@@ -55,11 +55,8 @@ struct pool {
    */
   struct stats stats[MULTICOPY_CONNECTIONS_MAX];
 
-  /* The AND over all contexts (the weakest for tri-states). */
-  int64_t size;
-  int can_write, can_flush, is_rotational, can_trim, can_zero;
-  int can_fast_zero, can_extents, can_fua, can_cache;
-  struct block_size blocks;
+  /* What all contexts can do together (export-caps.h). */
+  struct export_caps caps;
 };
 
 /* The pool.  Its fields change only while no client uses it. */

@@ -175,6 +175,17 @@ config_server_label (unsigned s)
   return label;
 }
 
+const char *
+config_connection_name (char *buf, size_t len, unsigned i, unsigned s)
+{
+  if (config.nr_servers == 1)
+    snprintf (buf, len, "upstream connection %u", i);
+  else
+    snprintf (buf, len, "upstream connection %u to server %u (%s)", i, s,
+              config.servers[s].name);
+  return buf;
+}
+
 int
 config_key (const char *key, const char *value)
 {

@@ -66,6 +66,12 @@ extern struct upstream_config config;
  */
 extern const char *config_server_label (unsigned s);
 
+/* "upstream connection I", and " to server S (NAME)" when there are
+ * several, in buf: how messages name one connection.
+ */
+extern const char *config_connection_name (char *buf, size_t len,
+                                           unsigned i, unsigned s);
+
 extern int config_key (const char *key, const char *value);
 extern int config_finish (void);
 extern void config_free (void);

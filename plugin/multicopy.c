@@ -150,7 +150,7 @@ multicopy_get_size (void *handle)
 static const char *
 multicopy_export_description (void *handle)
 {
-  return pool.caps.description;
+  return pool.description;
 }
 
 static int

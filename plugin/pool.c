@@ -83,27 +83,22 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf,
   return 0;
 }
 
-/* Servers of one storage report one size; with a single server,
- * caps_merge says so in its own words.
+/* What all the connections can do together (export-caps.h); errors
+ * name the connection, and its server when there are several.
  */
 static int
-check_sizes (struct nbd_handle **handles, const unsigned *servers, int n)
+merge_caps (struct nbd_handle **handles, const unsigned *servers, int n)
 {
-  int64_t size0 = nbd_get_size (handles[0]);
+  char first[600], name[600];
+  struct export_caps c;
   int i;
 
-  for (i = 1; i < n && config.nr_servers > 1; ++i) {
-    int64_t size = nbd_get_size (handles[i]);
-
-    if (size != size0 && size != -1 && size0 != -1) {
-      char other[600];
-
-      snprintf (other, sizeof other, "%s", config_server_label (servers[0]));
-      nbdkit_error ("%s reports size %" PRIi64 ", %s reports %" PRIi64
-                    ": several servers must serve one storage",
-                    config_server_label (servers[i]), size, other, size0);
+  config_connection_name (first, sizeof first, 0, servers[0]);
+  for (i = 0; i < n; ++i) {
+    config_connection_name (name, sizeof name, i, servers[i]);
+    if (caps_read (name, handles[i], &c) == -1 ||
+        export_caps_merge (&pool.caps, &c, i == 0, name, first) == -1)
       return -1;
-    }
   }
   return 0;
 }
@@ -195,12 +190,9 @@ pool_open (void)
   if (n == -1)
     return -1;
 
-  if (check_sizes (handles, servers, n) == -1)
+  if (merge_caps (handles, servers, n) == -1)
     goto err;
-  for (i = 0; i < (unsigned) n; ++i)
-    if (caps_merge (i, handles[i], &pool.caps) == -1)
-      goto err;
-  pool.caps.description = nbd_get_export_description (handles[0]);
+  pool.description = nbd_get_export_description (handles[0]);
 
   if (multicopy_check_block_size (config.segment_size,
                                   pool.caps.blocks.min,
@@ -262,10 +254,10 @@ pool_open (void)
                   config.servers[servers[i]].name);
   nbdkit_debug ("upstream: %d connections, size %" PRIi64
                 ", block size %" PRIu32 "/%" PRIu32 "/%" PRIu32
-                ", upstream multi-conn %d, stripe %" PRIu64,
+                ", stripe %" PRIu64,
                 n, pool.caps.size, pool.caps.blocks.min,
                 pool.caps.blocks.pref, pool.caps.blocks.max,
-                pool.caps.can_multi_conn, config.segment_size);
+                config.segment_size);
   return 0;
 
  err:
@@ -274,8 +266,8 @@ pool_open (void)
   free (pool.conn);
   pool.conn = NULL;
   free (probe_bufs);
-  free (pool.caps.description);
-  pool.caps.description = NULL;
+  free (pool.description);
+  pool.description = NULL;
   return -1;
 }
 
@@ -356,6 +348,6 @@ pool_close (void)
   free (pool.conn);
   pool.conn = NULL;
   pool.nr = 0;
-  free (pool.caps.description);
-  pool.caps.description = NULL;
+  free (pool.description);
+  pool.description = NULL;
 }

@@ -37,6 +37,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "caps.h"
 #include "clock.h"
 #include "config.h"
 #include "connect.h"
@@ -76,6 +77,21 @@ static bool
 holds_unflushed (struct upstream *u)
 {
   return dirty_take (&u->dirty);
+}
+
+
+/* Whether a new handle for connection i, to server, serves what
+ * clients were told (export-caps.h).
+ */
+static bool
+still_serves (unsigned i, unsigned server, struct nbd_handle *nbd)
+{
+  struct export_caps c;
+  char name[600];
+
+  config_connection_name (name, sizeof name, i, server);
+  return caps_read (name, nbd, &c) == 0 &&
+    export_caps_still_cover (&pool.caps, &c, pool.max_payload, name) == 0;
 }
 
 /* Put the new handle in place of the dead one. */
@@ -163,8 +179,7 @@ upstream_reconnect (struct upstream *u)
     }
     if (upstream_connect (&nbd, &server, &u->server, u->index, 1,
                           shutdown_fd (), why) == 1) {
-      if (caps_check_reconnected (u->index, nbd, &pool.caps,
-                                  pool.max_payload) == 0 &&
+      if (still_serves (u->index, server, nbd) &&
           (replayed = replay_onto (u, nbd)) != -1) {
         if (replayed == -2)
           losses_on_connection (u, atomic_load (&u->gen));

@@ -105,7 +105,8 @@ struct pool {
   uint64_t max_payload;         /* largest read or write piece */
   uint64_t max_command;         /* largest zero/trim/cache piece, 0: any */
   uint32_t probe_len;           /* the smallest read the upstream takes */
-  struct upstream_caps caps;
+  struct export_caps caps;      /* what all connections can do */
+  char *description;            /* the upstream's, for clients */
 };
 
 extern struct pool pool;

@@ -97,7 +97,7 @@ stop_server mc
 echo "== refused: servers of different sizes, fewer connections than servers"
 start_nbdkit m16 memory 16M
 start_nbdkit m32 memory 32M
-refused 'server 1 .* reports size 33554432, server 0 .* reports 16777216' \
+refused 'connection 1 to server 1 .* reports size 33554432, upstream connection 0 to server 0 .* reports 16777216' \
   "$plugin" uri="$(uri m16)" uri="$(uri m32)" connections=2
 refused 'connections=2 is fewer than the 3 servers' \
   "$plugin" uri="$(uri m16)" uri="$(uri m16)" socket="$(sock m16)" \
