@@ -33,7 +33,7 @@ check=(
   "man cmd man-db" "podchecker cmd perl" "bc cmd bc" "git cmd git"
   "timeout cmd coreutils" "systemd-socket-activate cmd systemd"
   "dpkg-buildpackage cmd dpkg-dev" "dh cmd debhelper" "lintian cmd lintian"
-  "promtool cmd prometheus"
+  "promtool cmd prometheus" "ss cmd iproute2"
   "ceph-mon cmd ceph-mon" "ceph-osd cmd ceph-osd" "rbd cmd ceph-common"
   "/usr/lib/*/qemu/block-rbd.so file qemu-block-extra"
 )

@@ -38,10 +38,17 @@ struct upstream_config config = {
   .reconnect_timeout_ms = MULTICOPY_RECONNECT_TIMEOUT_DEFAULT_MS,
   .shutdown_timeout_ms = MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS,
   .replay_buffer = MULTICOPY_REPLAY_BUFFER_DEFAULT,
+  .socket_buffer = MULTICOPY_SOCKET_BUFFER_DEFAULT,
   .vsock_port = 10809,
 };
 
+/* -D multicopy.sockbuf=KiB was socket-buffer= until 0.2.0 (-1: not
+ * given).
+ */
+NBDKIT_DLL_PUBLIC int multicopy_debug_sockbuf = -1;
+
 /* For the checks that need to see every key first. */
+static bool socket_buffer_given;
 static const char *first_tls_key; /* the first tls-* key given */
 static const char *retry_value;   /* retry=, as given */
 static bool reconnect_timeout_given;
@@ -228,6 +235,11 @@ config_key (const char *key, const char *value)
     return multicopy_parse_size (key, value, MULTICOPY_REPLAY_BUFFER_MAX,
                                  &config.replay_buffer);
   }
+  else if (strcmp (key, "socket-buffer") == 0) {
+    socket_buffer_given = true;
+    return multicopy_parse_size (key, value, MULTICOPY_SOCKET_BUFFER_MAX,
+                                 &config.socket_buffer);
+  }
   else if (strcmp (key, "stats") == 0 || strcmp (key, "stats-format") == 0)
     return stats_config (key, value);
   else if (strcmp (key, "tls") == 0) {
@@ -310,6 +322,14 @@ config_finish (void)
                        "only bound the wait for the upstream at startup, as "
                        "in nbdkit-nbd-plugin: give reconnect-timeout= as "
                        "well", retry_value, retry_value);
+  }
+
+  if (multicopy_debug_sockbuf >= 0) {
+    multicopy_warning ("-D multicopy.sockbuf is deprecated and goes away "
+                       "in a later release: give socket-buffer=%dK",
+                       multicopy_debug_sockbuf);
+    if (!socket_buffer_given)
+      config.socket_buffer = (uint64_t) multicopy_debug_sockbuf * 1024;
   }
 
   /* Ask libnbd once what it was built with. */

@@ -44,12 +44,6 @@
 
 NBDKIT_DLL_PUBLIC int multicopy_debug_verbose = 0;
 
-/* -D multicopy.sockbuf=KiB: the send and receive buffers asked of the
- * kernel for each upstream socket (default 4 MiB: make bench measured
- * less CPU in the proxy with it); 0 leaves the system's default.
- */
-NBDKIT_DLL_PUBLIC int multicopy_debug_sockbuf = 4096;
-
 /* Larger buffers let a request's data go out in one send, with fewer
  * wake-ups of the I/O thread.  As root the system's maximum does not
  * apply (SO_SNDBUFFORCE).  Only ever a hint: failures are ignored.
@@ -58,9 +52,9 @@ static void
 size_socket_buffers (struct nbd_handle *nbd)
 {
   int fd = nbd_aio_get_fd (nbd);
-  int bytes = multicopy_debug_sockbuf * 1024;
+  int bytes = config.socket_buffer;  /* at most 1G: config.h */
 
-  if (multicopy_debug_sockbuf <= 0 || fd == -1)
+  if (bytes == 0 || fd == -1)
     return;
   if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) == -1)
     setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);

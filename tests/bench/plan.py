@@ -43,7 +43,7 @@ def config(name):
     if name == "mc-default":
         return ("multicopy", 0, "-", "-")
     if name == "mc-default-sockbuf0":
-        return ("multicopy", 0, "-", "-D_multicopy.sockbuf=0")
+        return ("multicopy", 0, "-", "socket-buffer=0")
     # OPTS without a leading "-" are plugin parameters, not nbdkit's.
     if name == "mc-default-unlimited":
         return ("multicopy", 0, "-", "max-in-flight=65536")
