@@ -43,6 +43,7 @@
 #include "clock.h"
 #include "params.h"
 #include "stats.h"
+#include "thread.h"
 
 const char *const stats_op_name[STATS_NR_OPS] = {
   [ROUTE_READ] = "read", [ROUTE_WRITE] = "write", [ROUTE_ZERO] = "zero",
@@ -300,18 +301,12 @@ writer (void *arg)
 int
 stats_start (const struct stats_source *src)
 {
-  int err;
-
   started_ms = now_ms ();
   if (path == NULL)
     return 0;
   source = src;
-  err = pthread_create (&thread, NULL, writer, NULL);
-  if (err) {
-    errno = err;
-    nbdkit_error ("stats: pthread_create: %m");
+  if (thread_start (&thread, writer, NULL, "stats") == -1)
     return -1;
-  }
   running = true;
   return 0;
 }

@@ -46,6 +46,7 @@
 #include "reconnect.h"
 #include "shutdown.h"
 #include "stats.h"
+#include "thread.h"
 #include "upstream.h"
 
 static void
@@ -310,13 +311,11 @@ io_thread (void *vp)
 int
 io_thread_start (struct upstream *u)
 {
-  int err = pthread_create (&u->io_thread, NULL, io_thread, u);
+  char what[64];
 
-  if (err) {
-    errno = err;
-    nbdkit_error ("pthread_create: %m");
+  snprintf (what, sizeof what, "upstream connection %u", u->index);
+  if (thread_start (&u->io_thread, io_thread, u, what) == -1)
     return -1;
-  }
   u->io_thread_started = true;
   return 0;
 }
