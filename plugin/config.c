@@ -266,11 +266,11 @@ config_key (const char *key, const char *value)
   return 0;
 }
 
-int
-config_finish (void)
+/* The keys that name servers and how to reach them, together. */
+static int
+check_transport (void)
 {
-  struct nbd_handle *nbd;
-  bool uri_ok, tls_ok, any_uri = false, any_host = false, any_vsock = false;
+  bool any_uri = false, any_host = false, any_vsock = false;
   unsigned i;
 
   for (i = 0; i < config.nr_servers; ++i) {
@@ -282,8 +282,6 @@ config_finish (void)
     nbdkit_error ("one of uri=, socket=, hostname= or vsock= must be given");
     return -1;
   }
-  if (stats_config_complete () == -1)
-    return -1;
   if (config.connections < config.nr_servers) {
     nbdkit_error ("connections=%u is fewer than the %u servers: each "
                   "server needs a connection", config.connections,
@@ -311,9 +309,15 @@ config_finish (void)
   }
   if (config.tls == -1)
     config.tls = first_tls_key ? LIBNBD_TLS_ALLOW : LIBNBD_TLS_DISABLE;
+  return 0;
+}
 
+/* What older releases took, kept working for one release, and said. */
+static void
+apply_deprecated (void)
+{
   /* Until 0.2.0 retry= was how long requests wait for a lost
-   * connection: keep that working for one release, and say so.
+   * connection.
    */
   if (retry_value && !reconnect_timeout_given) {
     config.reconnect_timeout_ms = config.retry_ms;
@@ -323,7 +327,6 @@ config_finish (void)
                        "in nbdkit-nbd-plugin: give reconnect-timeout= as "
                        "well", retry_value, retry_value);
   }
-
   if (multicopy_debug_sockbuf >= 0) {
     multicopy_warning ("-D multicopy.sockbuf is deprecated and goes away "
                        "in a later release: give socket-buffer=%dK",
@@ -331,9 +334,16 @@ config_finish (void)
     if (!socket_buffer_given)
       config.socket_buffer = (uint64_t) multicopy_debug_sockbuf * 1024;
   }
+}
 
-  /* Ask libnbd once what it was built with. */
-  nbd = nbd_create ();
+/* Whether this libnbd was built with what the servers need. */
+static int
+check_libnbd (void)
+{
+  struct nbd_handle *nbd = nbd_create ();
+  bool any_uri = false, uri_ok, tls_ok;
+  unsigned i;
+
   if (nbd == NULL) {
     nbdkit_error ("%s", nbd_get_error ());
     return -1;
@@ -342,6 +352,8 @@ config_finish (void)
   tls_ok = nbd_supports_tls (nbd) == 1;
   nbd_close (nbd);
 
+  for (i = 0; i < config.nr_servers; ++i)
+    any_uri |= config.servers[i].uri != NULL;
   if (any_uri && !uri_ok) {
     nbdkit_error ("uri=: this libnbd was built without URI support");
     return -1;
@@ -351,6 +363,15 @@ config_finish (void)
     return -1;
   }
   return 0;
+}
+
+int
+config_finish (void)
+{
+  if (check_transport () == -1 || stats_config_complete () == -1)
+    return -1;
+  apply_deprecated ();
+  return check_libnbd ();
 }
 
 void
