@@ -176,6 +176,53 @@ replay_said (int n, uint64_t share)
   return text;
 }
 
+/* How large the pieces sent upstream may be, from what the
+ * connections accept together.
+ */
+static void
+size_pieces (void)
+{
+  pool.max_payload = MULTICOPY_DEFAULT_MAX_PAYLOAD;
+  if (pool.caps.blocks.max && pool.caps.blocks.max < pool.max_payload)
+    pool.max_payload = pool.caps.blocks.max;
+  pool.max_command = pool.caps.blocks.max;
+  pool.probe_len = pool.caps.blocks.min ? pool.caps.blocks.min : 1;
+  if ((uint64_t) pool.caps.size < pool.probe_len)
+    pool.probe_len = 0;         /* nothing to read: probes cannot run */
+}
+
+/* The startup lines: what came up and how it is used. */
+static void
+say_what_is_up (int n, const unsigned *servers, uint64_t log_share)
+{
+  unsigned i;
+
+  if ((unsigned) n < config.connections) {
+    multicopy_warning ("only %d of %u upstream connections came up, the "
+                       "others still in their handshake well after; going "
+                       "on with %d (does the upstream limit connections, "
+                       "like qemu-nbd without -e?)",
+                       n, config.connections, n);
+    nbdkit_debug ("using %d of %u upstream connections",
+                  n, config.connections);
+  }
+  /* Said without -v too: the one line that tells what is in use. */
+  multicopy_notice ("%d upstream connection%s up%s, stripes of %" PRIu64
+                    " bytes, %" PRIi64 " bytes in all, %s",
+                    n, n == 1 ? "" : "s", spread (servers, n),
+                    config.segment_size, pool.caps.size,
+                    replay_said (n, log_share));
+  for (i = 0; i < (unsigned) n; ++i)
+    nbdkit_debug ("upstream connection %u: %s", i,
+                  config.servers[servers[i]].name);
+  nbdkit_debug ("upstream: %d connections, size %" PRIi64
+                ", block size %" PRIu32 "/%" PRIu32 "/%" PRIu32
+                ", stripe %" PRIu64,
+                n, pool.caps.size, pool.caps.blocks.min,
+                pool.caps.blocks.pref, pool.caps.blocks.max,
+                config.segment_size);
+}
+
 int
 pool_open (void)
 {
@@ -199,14 +246,7 @@ pool_open (void)
                                   pool.caps.blocks.pref, "upstream") == -1)
     goto err;
 
-  pool.max_payload = MULTICOPY_DEFAULT_MAX_PAYLOAD;
-  if (pool.caps.blocks.max && pool.caps.blocks.max < pool.max_payload)
-    pool.max_payload = pool.caps.blocks.max;
-  pool.max_command = pool.caps.blocks.max;
-  pool.probe_len = pool.caps.blocks.min ? pool.caps.blocks.min : 1;
-  if ((uint64_t) pool.caps.size < pool.probe_len)
-    pool.probe_len = 0;         /* nothing to read: probes cannot run */
-
+  size_pieces ();
   if (replay_share (n, &log_start, &log_share) == -1)
     goto err;
 
@@ -234,30 +274,7 @@ pool_open (void)
     abort ();
   in_flight_init (n, servers, config.max_in_flight);
 
-  if ((unsigned) n < config.connections) {
-    multicopy_warning ("only %d of %u upstream connections came up, the "
-                       "others still in their handshake well after; going "
-                       "on with %d (does the upstream limit connections, "
-                       "like qemu-nbd without -e?)",
-                       n, config.connections, n);
-    nbdkit_debug ("using %d of %u upstream connections",
-                  n, config.connections);
-  }
-  /* Said without -v too: the one line that tells what is in use. */
-  multicopy_notice ("%d upstream connection%s up%s, stripes of %" PRIu64
-                    " bytes, %" PRIi64 " bytes in all, %s",
-                    n, n == 1 ? "" : "s", spread (servers, n),
-                    config.segment_size, pool.caps.size,
-                    replay_said (n, log_share));
-  for (i = 0; i < (unsigned) n; ++i)
-    nbdkit_debug ("upstream connection %u: %s", i,
-                  config.servers[servers[i]].name);
-  nbdkit_debug ("upstream: %d connections, size %" PRIi64
-                ", block size %" PRIu32 "/%" PRIu32 "/%" PRIu32
-                ", stripe %" PRIu64,
-                n, pool.caps.size, pool.caps.blocks.min,
-                pool.caps.blocks.pref, pool.caps.blocks.max,
-                config.segment_size);
+  say_what_is_up (n, servers, log_share);
   return 0;
 
  err:
