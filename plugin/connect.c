@@ -169,79 +169,133 @@ start_connect (unsigned i, unsigned s, struct connect_failure *why)
   return NULL;
 }
 
+/* One round of handshakes, as upstream_connect runs it. */
+struct round {
+  struct nbd_handle *pending[MULTICOPY_CONNECTIONS_MAX]; /* NULL: gone */
+  const unsigned *servers;
+  unsigned first, wanted;
+  int64_t start;
+  int64_t until[MULTICOPY_SERVERS_MAX]; /* each server's deadline */
+  bool graced[MULTICOPY_SERVERS_MAX];
+  struct connect_failure *why;
+};
+
+/* Which handles still negotiate, in fds (and their index in idx),
+ * and when the next of their deadlines is, in *wake (-1: none).  A
+ * server that takes N clients answers their handshakes together; one
+ * that takes fewer (qemu-nbd -e) keeps the rest waiting for ever.  So
+ * once one is up, the others of its server get a grace, not all of
+ * connect-timeout.
+ */
+static unsigned
+still_negotiating (struct round *r, struct pollfd *fds, unsigned *idx,
+                   int64_t now, int64_t *wake)
+{
+  unsigned i, s, nfds = 0;
+
+  *wake = -1;
+  for (i = 0; i < r->wanted; ++i) {
+    struct nbd_handle *nbd = r->pending[i];
+
+    s = r->servers[i];
+    if (nbd == NULL)
+      continue;
+    if (nbd_aio_is_ready (nbd)) {
+      if (!r->graced[s]) {
+        int64_t grace = now + HANDSHAKE_GRACE_MS + 2 * (now - r->start);
+        r->graced[s] = true;
+        if (grace < r->until[s])
+          r->until[s] = grace;
+      }
+      continue;
+    }
+    if (nbd_aio_is_dead (nbd) || nbd_aio_is_closed (nbd)) {
+      failed (&r->why[s], r->first + i, ECONNRESET,
+              "the server closed the connection");
+      nbd_close (nbd);
+      r->pending[i] = NULL;
+      continue;
+    }
+    if (now >= r->until[s])
+      continue;                 /* given up on: dropped at the end */
+    if (*wake == -1 || r->until[s] < *wake)
+      *wake = r->until[s];
+    fds[nfds].fd = nbd_aio_get_fd (nbd);
+    fds[nfds].events = aio_poll_events (nbd);
+    fds[nfds].revents = 0;
+    idx[nfds++] = i;
+  }
+  return nfds;
+}
+
+/* The end of a round: keep the ready handles, in order, and close
+ * those still negotiating, saying why for their server.
+ */
+static unsigned
+keep_ready (struct round *r, struct nbd_handle **handles,
+            unsigned *servers_out)
+{
+  unsigned i, s, ready = 0, stuck = 0;
+
+  for (i = 0; i < r->wanted; ++i) {
+    if (r->pending[i] == NULL)
+      continue;
+    if (nbd_aio_is_ready (r->pending[i])) {
+      size_socket_buffers (r->pending[i]);
+      servers_out[ready] = r->servers[i];
+      handles[ready++] = r->pending[i];
+      continue;
+    }
+    nbd_close (r->pending[i]);
+    stuck++;
+    s = r->servers[i];
+    if (r->why[s].msg[0] == '\0') {
+      r->why[s].err = ETIMEDOUT;
+      snprintf (r->why[s].msg, sizeof r->why[s].msg,
+                "no handshake finished within connect-timeout ("
+                MS_FMT ")", MS_ARGS (config.connect_timeout_ms));
+    }
+  }
+  if (stuck > 0)
+    nbdkit_debug ("%u upstream handshake(s) did not finish in time", stuck);
+  return ready;
+}
+
 int
 upstream_connect (struct nbd_handle **handles, unsigned *servers_out,
                   const unsigned *servers, unsigned first, unsigned wanted,
                   int abort_fd, struct connect_failure *why)
 {
-  struct nbd_handle *pending[MULTICOPY_CONNECTIONS_MAX];
+  struct round r = {
+    .servers = servers, .first = first, .wanted = wanted,
+    .start = now_ms (), .why = why,
+  };
   struct pollfd fds[MULTICOPY_CONNECTIONS_MAX + 1];
   unsigned idx[MULTICOPY_CONNECTIONS_MAX];
-  int64_t start = now_ms (), deadline = start + config.connect_timeout_ms;
-  int64_t until[MULTICOPY_SERVERS_MAX]; /* each server's deadline */
-  bool graced[MULTICOPY_SERVERS_MAX] = { false };
-  unsigned i, s, nfds, ready = 0, stuck = 0;
-  bool aborted = false;
+  unsigned i, s, nfds;
 
   for (s = 0; s < config.nr_servers; ++s) {
     why[s].err = 0;
     why[s].in_handshake = false;
     why[s].msg[0] = '\0';
-    until[s] = deadline;
+    r.until[s] = r.start + config.connect_timeout_ms;
   }
   for (i = 0; i < wanted; ++i) {
-    pending[i] = start_connect (first + i, servers[i], &why[servers[i]]);
-    if (pending[i] == NULL) {
+    r.pending[i] = start_connect (first + i, servers[i], &why[servers[i]]);
+    if (r.pending[i] == NULL) {
       /* Setup errors (a bad URI, say) are the same for every handle. */
       while (i-- > 0)
-        nbd_close (pending[i]);
+        nbd_close (r.pending[i]);
       return -1;
     }
   }
 
   for (;;) {
-    int64_t now = now_ms (), wake = -1;
+    int64_t now = now_ms (), wake;
 
-    nfds = 0;
-    for (i = 0; i < wanted; ++i) {
-      struct nbd_handle *nbd = pending[i];
-
-      s = servers[i];
-      if (nbd == NULL)
-        continue;
-      if (nbd_aio_is_ready (nbd)) {
-        /* A server that takes N clients answers their handshakes
-         * together; one that takes fewer (qemu-nbd -e) keeps the rest
-         * waiting for ever.  So once one is up, the others of its
-         * server get a grace, not all of connect-timeout.
-         */
-        if (!graced[s]) {
-          int64_t grace = now + HANDSHAKE_GRACE_MS + 2 * (now - start);
-          graced[s] = true;
-          if (grace < until[s])
-            until[s] = grace;
-        }
-        continue;
-      }
-      if (nbd_aio_is_dead (nbd) || nbd_aio_is_closed (nbd)) {
-        failed (&why[s], first + i, ECONNRESET,
-                "the server closed the connection");
-        nbd_close (nbd);
-        pending[i] = NULL;
-        continue;
-      }
-      if (now >= until[s])
-        continue;               /* given up on: dropped below */
-      if (wake == -1 || until[s] < wake)
-        wake = until[s];
-      fds[nfds].fd = nbd_aio_get_fd (nbd);
-      fds[nfds].events = aio_poll_events (nbd);
-      fds[nfds].revents = 0;
-      idx[nfds++] = i;
-    }
+    nfds = still_negotiating (&r, fds, idx, now, &wake);
     if (nfds == 0)
       break;
-
     fds[nfds] = (struct pollfd) { .fd = abort_fd, .events = POLLIN };
     if (poll (fds, nfds + 1, wake - now) == -1) {
       if (errno == EINTR)
@@ -250,48 +304,23 @@ upstream_connect (struct nbd_handle **handles, unsigned *servers_out,
       break;
     }
     if (fds[nfds].revents & POLLIN) {
-      aborted = true;
-      break;
+      /* nbdkit is shutting down: nothing is kept. */
+      for (i = 0; i < wanted; ++i)
+        if (r.pending[i])
+          nbd_close (r.pending[i]);
+      for (s = 0; s < config.nr_servers; ++s) {
+        why[s].err = ESHUTDOWN;
+        snprintf (why[s].msg, sizeof why[s].msg, "nbdkit is shutting down");
+      }
+      return -1;
     }
     for (i = 0; i < nfds; ++i) {
       if (fds[i].revents != 0 &&
-          aio_notify (pending[idx[i]], fds[i].revents) == -1)
+          aio_notify (r.pending[idx[i]], fds[i].revents) == -1)
         failed_in_handshake (&why[servers[idx[i]]], first + idx[i]);
     }
   }
-
-  /* Keep the ready ones, in order; drop those still negotiating. */
-  for (i = 0; i < wanted; ++i) {
-    if (pending[i] == NULL)
-      continue;
-    if (nbd_aio_is_ready (pending[i]) && !aborted) {
-      size_socket_buffers (pending[i]);
-      servers_out[ready] = servers[i];
-      handles[ready++] = pending[i];
-    }
-    else {
-      nbd_close (pending[i]);
-      stuck++;
-      s = servers[i];
-      if (why[s].msg[0] == '\0') {
-        why[s].err = ETIMEDOUT;
-        snprintf (why[s].msg, sizeof why[s].msg,
-                  "no handshake finished within connect-timeout ("
-                  MS_FMT ")", MS_ARGS (config.connect_timeout_ms));
-      }
-    }
-  }
-
-  if (aborted) {
-    for (s = 0; s < config.nr_servers; ++s) {
-      why[s].err = ESHUTDOWN;
-      snprintf (why[s].msg, sizeof why[s].msg, "nbdkit is shutting down");
-    }
-    return -1;
-  }
-  if (stuck > 0)
-    nbdkit_debug ("%u upstream handshake(s) did not finish in time", stuck);
-  return ready;
+  return keep_ready (&r, handles, servers_out);
 }
 
 /* Failures that waiting may mend: nobody listening yet, a server
