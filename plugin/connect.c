@@ -345,6 +345,53 @@ passing (const struct connect_failure *why)
   }
 }
 
+/* After a round at startup: the first server that has no connection
+ * (the first one down is reported), or -1 if every server has one.
+ * *mendable: whether waiting could help (not after a refusal).  After
+ * a setup error only that server has a message.
+ */
+static int
+first_down (int n, const unsigned *servers_out,
+            const struct connect_failure *why, bool *mendable)
+{
+  unsigned count[MULTICOPY_SERVERS_MAX] = { 0 }, s;
+  int down = -1;
+  int i;
+
+  *mendable = true;
+  for (i = 0; i < n; ++i)
+    count[servers_out[i]]++;
+  for (s = config.nr_servers; s-- > 0; ) {
+    if (count[s] == 0 && why[s].msg[0]) {
+      down = s;
+      *mendable &= passing (&why[s]);
+    }
+  }
+  /* A round that failed before any handshake names no server. */
+  if (n <= 0 && down == -1)
+    down = 0;
+  return down;
+}
+
+static void
+report_gave_up (unsigned down, const struct connect_failure *why,
+                bool mendable, int64_t start)
+{
+  /* A try that hangs in the handshake takes connect-timeout, which
+   * may be longer than retry=.
+   */
+  if (config.retry_ms > 0 && mendable)
+    nbdkit_error ("cannot connect to %s: %s (gave up after %.1f s: "
+                  "retry=" MS_FMT ", each try up to connect-timeout="
+                  MS_FMT ")", config_server_label (down), why[down].msg,
+                  (now_ms () - start) / 1000.0,
+                  MS_ARGS (config.retry_ms),
+                  MS_ARGS (config.connect_timeout_ms));
+  else
+    nbdkit_error ("cannot connect to %s: %s",
+                  config_server_label (down), why[down].msg);
+}
+
 int
 upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
 {
@@ -359,24 +406,13 @@ upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
     servers[i] = i % config.nr_servers;
 
   for (;;) {
-    unsigned count[MULTICOPY_SERVERS_MAX] = { 0 }, s, down = 0;
-    bool mendable = true;
+    bool mendable;
     int64_t left, pause;
     int n = upstream_connect (handles, servers_out, servers, 0,
                               config.connections, -1, why);
+    int down = first_down (n, servers_out, why, &mendable);
 
-    for (i = 0; n > 0 && i < (unsigned) n; ++i)
-      count[servers_out[i]]++;
-    /* Every server must be there: the first one down is reported.
-     * (After a setup error only that server has a message.)
-     */
-    for (s = config.nr_servers; s-- > 0; ) {
-      if (count[s] == 0 && why[s].msg[0]) {
-        down = s;
-        mendable &= passing (&why[s]);
-      }
-    }
-    if (n > 0 && count[down] > 0) {
+    if (down == -1) {
       if (waited)
         nbdkit_debug ("the upstream came up after %" PRIi64 " ms",
                       now_ms () - start);
@@ -387,19 +423,7 @@ upstream_connect_at_start (struct nbd_handle **handles, unsigned *servers_out)
 
     left = deadline - now_ms ();
     if (left <= 0 || !mendable) {
-      /* A try that hangs in the handshake takes connect-timeout, which
-       * may be longer than retry=.
-       */
-      if (config.retry_ms > 0 && mendable)
-        nbdkit_error ("cannot connect to %s: %s (gave up after %.1f s: "
-                      "retry=" MS_FMT ", each try up to connect-timeout="
-                      MS_FMT ")", config_server_label (down), why[down].msg,
-                      (now_ms () - start) / 1000.0,
-                      MS_ARGS (config.retry_ms),
-                      MS_ARGS (config.connect_timeout_ms));
-      else
-        nbdkit_error ("cannot connect to %s: %s",
-                      config_server_label (down), why[down].msg);
+      report_gave_up (down, why, mendable, start);
       return -1;
     }
     if (!waited)
