@@ -183,16 +183,61 @@ drain_deadline_passed (struct upstream *u, bool *flushed, int64_t now)
   return -1;
 }
 
+/* How far a connection is in leaving: at exit, or when its server
+ * goes away.
+ */
+struct leaving {
+  bool disconnecting;           /* NBD_CMD_DISC sent */
+  int64_t drain_by;             /* commands in flight, after ESHUTDOWN */
+  int64_t closed_by;            /* the server, after our NBD_CMD_DISC */
+};
+
+/* Leave at exit (pool_close has flushed), or when the server going
+ * away has answered what was in flight (or drain_by has passed).
+ */
+static void
+leave_when_due (struct upstream *u, struct leaving *lv, bool leaving,
+                int64_t now)
+{
+  if (!lv->disconnecting && (atomic_load (&u->stopping) || leaving)) {
+    /* The write lock waits out any issuer that saw leaving unset:
+     * its command is in flight now, and no other can follow.
+     */
+    bool failed = false;
+
+    pthread_rwlock_wrlock (&u->handle_lock);
+    if (atomic_load (&u->stopping) || nbd_aio_in_flight (u->nbd) == 0 ||
+        (lv->drain_by != -1 && now >= lv->drain_by)) {
+      lv->disconnecting = true;
+      lv->closed_by = now + DISCONNECT_TIMEOUT_MS;
+      if (nbd_aio_disconnect (u->nbd, 0) == -1) {
+        nbdkit_debug ("upstream connection %u: disconnect: %s",
+                      u->index, nbd_get_error ());
+        failed = true;
+      }
+    }
+    else if (lv->drain_by == -1)
+      lv->drain_by = now + DRAIN_TIMEOUT_MS;
+    pthread_rwlock_unlock (&u->handle_lock);
+    if (failed)
+      io_thread_cut (u, "cannot send the disconnect");
+  }
+  if (lv->closed_by != -1 && now >= lv->closed_by) {
+    io_thread_cut (u, "the server did not close the connection after "
+                   "NBD_CMD_DISC");
+    lv->closed_by = -1;
+  }
+}
+
 /* Drive one handle until it dies or closes. */
 static void
 run_connection (struct upstream *u)
 {
   struct pollfd fds[3];
   int64_t next_probe = now_ms () + PROBE_INTERVAL_MS;
-  int64_t drain_by = -1;        /* commands in flight, after ESHUTDOWN */
-  int64_t closed_by = -1;       /* the server, after our NBD_CMD_DISC */
+  struct leaving lv = { .drain_by = -1, .closed_by = -1 };
   int64_t cut_by = shutdown_drain_deadline (); /* when nbdkit is exiting */
-  bool disconnecting = false, flushed_to_cut = false;
+  bool flushed_to_cut = false;
 
   fds[0].fd = u->fd;
   fds[1].fd = u->kick_fd;
@@ -205,52 +250,23 @@ run_connection (struct upstream *u)
     bool leaving = atomic_load (&u->leaving);
     int64_t now = now_ms (), wake;
 
-    /* Leave at exit (pool_close has flushed), or when the server
-     * going away has answered what was in flight.
-     */
-    if (!disconnecting && (atomic_load (&u->stopping) || leaving)) {
-      /* The write lock waits out any issuer that saw leaving unset:
-       * its command is in flight now, and no other can follow.
-       */
-      bool failed = false;
-
-      pthread_rwlock_wrlock (&u->handle_lock);
-      if (atomic_load (&u->stopping) || nbd_aio_in_flight (u->nbd) == 0 ||
-          (drain_by != -1 && now >= drain_by)) {
-        disconnecting = true;
-        closed_by = now + DISCONNECT_TIMEOUT_MS;
-        if (nbd_aio_disconnect (u->nbd, 0) == -1) {
-          nbdkit_debug ("upstream connection %u: disconnect: %s",
-                        u->index, nbd_get_error ());
-          failed = true;
-        }
-      }
-      else if (drain_by == -1)
-        drain_by = now + DRAIN_TIMEOUT_MS;
-      pthread_rwlock_unlock (&u->handle_lock);
-      if (failed)
-        io_thread_cut (u, "cannot send the disconnect");
-    }
-    if (closed_by != -1 && now >= closed_by) {
-      io_thread_cut (u, "the server did not close the connection after "
-                     "NBD_CMD_DISC");
-      closed_by = -1;
-    }
+    leave_when_due (u, &lv, leaving, now);
     /* Once .cleanup runs, the flush at exit bounds itself. */
     if (cut_by != -1 && shutdown_cleaning ())
       cut_by = -1;
     if (cut_by != -1 && now >= cut_by)
       cut_by = drain_deadline_passed (u, &flushed_to_cut, now);
 
-    if (!disconnecting && !leaving &&
+    if (!lv.disconnecting && !leaving &&
         (atomic_exchange (&u->probe_now, false) || now >= next_probe)) {
       if (!atomic_load (&u->probing) && nbd_aio_in_flight (u->nbd) == 0)
         probe (u);
       next_probe = now + PROBE_INTERVAL_MS;
     }
 
-    wake = earliest (earliest (disconnecting ? -1 : next_probe, cut_by),
-                     earliest (disconnecting ? -1 : drain_by, closed_by));
+    wake = earliest (earliest (lv.disconnecting ? -1 : next_probe, cut_by),
+                     earliest (lv.disconnecting ? -1 : lv.drain_by,
+                               lv.closed_by));
     /* Nothing wanted: a hangup must not spin the loop. */
     fds[0].events = aio_poll_events (u->nbd);
     fds[0].fd = fds[0].events ? u->fd : -1;
