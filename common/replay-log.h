@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "piece-tag.h"
+
 enum replay_state {
   REPLAY_RESERVED,              /* its piece is out */
   REPLAY_DONE,                  /* acknowledged: to be replayed */
@@ -46,11 +48,11 @@ struct replay_entry {
   uint32_t flags;               /* libnbd's, to send it again with */
   uint64_t offset;
   uint64_t seq;                 /* completion number, once done */
-  /* The writer's, while the piece is out: what its completion needs. */
-  void *req;
+  /* The writer's, while the piece is out: what its completion is
+   * told, and where the data is until it is copied.
+   */
+  struct piece_tag tag;
   const void *src;
-  int64_t t0_us;
-  unsigned path;
   unsigned char data[];         /* count bytes, for a write */
 };
 

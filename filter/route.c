@@ -20,6 +20,7 @@
 #include <nbdkit-filter.h>
 
 #include "clock.h"
+#include "extents.h"
 #include "in-flight.h"
 #include "pool.h"
 #include "route.h"
@@ -96,8 +97,8 @@ route_extents (uint32_t count, uint64_t offset, uint32_t flags,
   size_t i, n;
   int got, r = -1;
 
-  /* Past the stripe another context owns the data: collect into an
-   * object that ends there, which drops anything beyond it.
+  /* The context may answer past its stripe, and the client's object
+   * would keep that: collect into one that ends at the stripe.
    */
   mine = nbdkit_extents_new (p.offset, p.offset + p.count);
   if (mine == NULL) {
@@ -113,7 +114,8 @@ route_extents (uint32_t count, uint64_t offset, uint32_t flags,
   n = nbdkit_extents_count (mine);
   for (i = 0; i < n; ++i) {
     struct nbdkit_extent e = nbdkit_get_extent (mine, i);
-    if (nbdkit_add_extent (extents, e.offset, e.length, e.type) == -1) {
+    if (extent_add_until (extents, p.offset + p.count,
+                          e.offset, e.length, e.type) == -1) {
       *err = errno;
       goto out;
     }

@@ -39,6 +39,14 @@ request_hold (struct request *r)
 /* A piece finished (err 0) or failed (err an errno). */
 extern void request_release (struct request *r, int err);
 
+/* A piece failed with err before it could be issued. */
+static inline void
+request_fail (struct request *r, int err)
+{
+  request_hold (r);
+  request_release (r, err);
+}
+
 /* The libnbd completion callback; user_data is the request. */
 extern int request_completed (void *user_data, int *error);
 

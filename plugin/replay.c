@@ -248,9 +248,10 @@ replay_reserve (struct upstream *u, enum route_op op,
     pthread_cond_timedwait (&u->log_room, &u->log_lock, &ts);
   }
   if (e) {
+    e->tag = (struct piece_tag) {
+      .logged = e, .owner = u->index, .t0_us = -1,
+    };
     e->src = src;
-    e->path = u->index;
-    e->t0_us = -1;
     log_changed (u);
   }
   flush = e && want_internal_flush (u);

@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "completion.h"
+#include "extents.h"
 #include "in-flight.h"
 #include "kick.h"
 #include "losses.h"
@@ -77,41 +78,85 @@ issue_error (struct upstream *u)
   return err ? err : EIO;
 }
 
-/* What a piece's completion is told: its request, its connection
- * (the in-flight gate counts pieces per connection), and when it was
- * issued if it is timed (t0_us >= 0).  One per connection a request
- * uses, and one for its timed piece: no allocation.
+/* The one completion of every piece.  The tag is copied first: once
+ * a logged piece is complete, a flush may free the entry that holds
+ * its tag.
  */
-struct piece_tag {
-  struct request *req;
-  unsigned owner;
-  int64_t t0_us;
-};
-
 static int
 piece_completed (void *vp, int *error)
 {
-  struct piece_tag *t = vp;
+  const struct piece_tag t = *(const struct piece_tag *) vp;
 
-  in_flight_release (t->t0_us >= 0 ? now_us () - t->t0_us : -1, t->owner);
-  return request_completed (t->req, error);
+  if (t.logged)
+    replay_complete (&pool.conn[t.owner], t.logged, *error == 0);
+  in_flight_release (t.t0_us >= 0 ? now_us () - t.t0_us : -1, t.owner);
+  return request_completed (t.req, error);
 }
 
-/* The completion of a piece kept in its connection's replay log: the
- * entry is its tag.  Read what is needed first: once completed, the
- * entry may be freed by a flush.
+/* One request's pieces while they are issued: the request they
+ * complete, which connections they use, and a tag for each (piece-tag.h)
+ * and for the one timed piece.  On the stack: no allocation.
+ */
+struct fan_out {
+  struct request req;
+  uint64_t used;                /* bit i: a piece went to connection i */
+  bool timed;                   /* a piece is timed already */
+  struct piece_tag timed_tag;
+  struct piece_tag tags[MULTICOPY_CONNECTIONS_MAX];
+};
+
+/* The tag a piece's completion is told.  The first read or write piece
+ * is timed (in-flight.h says why only that one).
+ */
+static struct piece_tag *
+tag_piece (struct fan_out *f, unsigned owner, struct replay_entry *e,
+           bool data)
+{
+  struct piece_tag *t;
+
+  if (!(f->used & (UINT64_C (1) << owner))) {
+    f->used |= UINT64_C (1) << owner;
+    f->tags[owner] = (struct piece_tag) {
+      .req = &f->req, .owner = owner, .t0_us = -1,
+    };
+  }
+  if (data && !f->timed) {
+    f->timed = true;
+    t = e ? &e->tag : &f->timed_tag;
+    t->t0_us = now_us ();
+  }
+  else if (e)
+    t = &e->tag;
+  else
+    return &f->tags[owner];
+  t->req = &f->req;
+  t->owner = owner;
+  t->logged = e;
+  return t;
+}
+
+/* Send one piece on its owner's handle, and record the handle's
+ * generation in *gen unless gen is NULL: 0, or why it was not sent.
  */
 static int
-logged_piece_completed (void *vp, int *error)
+send_piece (enum route_op op, struct upstream *u, void *buf,
+            const struct stripe_piece *p, uint32_t lflags,
+            nbd_completion_callback cb, unsigned *gen)
 {
-  struct replay_entry *e = vp;
-  struct request *req = e->req;
-  unsigned path = e->path;
-  int64_t t0_us = e->t0_us;
+  int err = 0;
 
-  replay_complete (&pool.conn[path], e, *error == 0);
-  in_flight_release (t0_us >= 0 ? now_us () - t0_us : -1, path);
-  return request_completed (req, error);
+  pthread_rwlock_rdlock (&u->handle_lock);
+  if (gen)
+    *gen = atomic_load (&u->gen);
+  /* A server going away gets nothing new (io-thread.c). */
+  if (atomic_load (&u->leaving))
+    err = ESHUTDOWN;
+  else if (issue (op, u, buf, p, lflags, cb) == -1)
+    err = issue_error (u);
+  else
+    upstream_issued (u, u->nbd);
+  pthread_rwlock_unlock (&u->handle_lock);
+  return err;
 }
 
 /* Issue every piece of one request and wait for them.  Records in
@@ -126,85 +171,48 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
   uint64_t max = data ? pool.max_payload : pool.max_command;
   uint64_t off = offset, remaining = count;
   struct stripe_piece p;
-  struct request req;
-  struct piece_tag tags[MULTICOPY_CONNECTIONS_MAX], timed = { .t0_us = -1 };
+  struct fan_out f;
 
-  *used = 0;
-  request_init (&req);
+  f.used = 0;
+  f.timed = false;
+  request_init (&f.req);
   while (stripe_next_piece (&pool.map, &off, &remaining, max, &p)) {
     struct upstream *u = &pool.conn[p.owner];
     void *pbuf = stripe_piece_buf (buf, offset, &p);
-    nbd_completion_callback cb;
+    const bool first_use = !(f.used & (UINT64_C (1) << p.owner));
+    nbd_completion_callback cb = { .callback = piece_completed };
     struct replay_entry *e = NULL;
-    bool first_use;
-    int err = 0;
+    int err;
 
     /* Before the handle lock, as every wait: it must not hold up a
      * reconnect.  Each ends when nbdkit shuts down.  FUA makes a piece
      * durable: it needs no entry in the replay log.
      */
     if (logged && replay_reserve (u, op, &p, lflags, pbuf, &e) == -1) {
-      request_hold (&req);
-      request_release (&req, errno);
+      request_fail (&f.req, errno);
       break;
     }
-    if (in_flight_acquire (p.owner) == -1) {
-      if (e)
-        replay_complete (u, e, false);
-      request_hold (&req);
-      request_release (&req, ESHUTDOWN);
-      break;
-    }
-    first_use = !(*used & (UINT64_C (1) << p.owner));
-    if (first_use) {
-      *used |= UINT64_C (1) << p.owner;
-      tags[p.owner] = (struct piece_tag) {
-        .req = &req, .owner = p.owner, .t0_us = -1,
-      };
-    }
-    /* The first read or write piece is timed (in-flight.h says why
-     * only that one).
-     */
-    cb.callback = piece_completed;
-    cb.user_data = &tags[p.owner];
-    cb.free = NULL;
-    if (e) {
-      e->req = &req;
-      cb.callback = logged_piece_completed;
-      cb.user_data = e;
-    }
-    if (data && timed.req == NULL) {
-      timed = (struct piece_tag) {
-        .req = &req, .owner = p.owner, .t0_us = now_us (),
-      };
-      if (e)
-        e->t0_us = timed.t0_us;
-      else
-        cb.user_data = &timed;
-    }
-    request_hold (&req);
-    pthread_rwlock_rdlock (&u->handle_lock);
-    if (first_use)
-      gens[p.owner] = atomic_load (&u->gen);
-    /* A server going away gets nothing new (io-thread.c). */
-    if (atomic_load (&u->leaving))
-      err = ESHUTDOWN;
-    else if (issue (op, u, pbuf, &p, lflags, cb) == -1)
-      err = issue_error (u);
-    else
-      upstream_issued (u, u->nbd);
-    pthread_rwlock_unlock (&u->handle_lock);
-    if (err) {
+    if (in_flight_acquire (p.owner) == 0) {
+      cb.user_data = tag_piece (&f, p.owner, e, data);
+      request_hold (&f.req);
+      err = send_piece (op, u, pbuf, &p, lflags, cb,
+                        first_use ? &gens[p.owner] : NULL);
+      if (err == 0) {
+        stats_count (&u->stats, op, p.count);
+        continue;
+      }
       /* Never issued: no completion will release it. */
-      if (e)
-        replay_complete (u, e, false);
       in_flight_release (-1, p.owner);
-      request_release (&req, err);
-      break;
+      request_release (&f.req, err);
     }
-    stats_count (&u->stats, op, p.count);
+    else
+      request_fail (&f.req, ESHUTDOWN);
+    if (e)
+      replay_complete (u, e, false);
+    break;
   }
-  return request_wait (&req);
+  *used = f.used;
+  return request_wait (&f.req);
 }
 
 /* After a try that failed with err: whether it failed because
@@ -303,18 +311,16 @@ add_extents (void *vp, const char *metacontext, uint64_t offset,
 
   if (*error || strcmp (metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0)
     return 0;
-  for (i = 0; i + 1 < nr_entries && offset < sink->end; i += 2) {
-    uint64_t len = entries[i];
-
-    if (len > sink->end - offset)
-      len = sink->end - offset;
-    /* NBD_STATE_HOLE and _ZERO are the same bits as NBDKIT_EXTENT_*. */
-    if (nbdkit_add_extent (sink->extents, offset, len, entries[i+1]) == -1) {
+  for (i = 0; i + 1 < nr_entries; offset += entries[i], i += 2) {
+    int64_t added = extent_add_until (sink->extents, sink->end, offset,
+                                      entries[i], entries[i+1]);
+    if (added == -1) {
       *error = errno;
       return -1;
     }
+    if (added == 0)
+      break;
     sink->added = true;
-    offset += entries[i];
   }
   return 0;
 }

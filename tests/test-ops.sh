@@ -5,7 +5,7 @@
 # offsets) against nbdkit memory without multi-conn, behind the log
 # filter: data and flags arrive as sent, each piece within one stripe,
 # each stripe on one connection; extents are clipped at the stripe;
-# nbdkit -r serves read-only.
+# the filter answers the same; nbdkit -r serves read-only.
 source "$(dirname "$0")/functions.sh"
 requires nbdsh python3
 
@@ -21,6 +21,10 @@ client ops.py "$MC" "$seg"
 
 # The log shows the flags as sent.
 client ops-log.py "$tmp/up.trace" "$seg"
+
+# The same operations through the filter, over nbdkit memory.
+start_nbdkit fl --filter="$filter" memory 16M connections=3 segment-size=64K
+client ops.py "$(uri fl)" "$seg"
 
 # Read-only: nbdkit -r refuses writes, still reads.
 stop_server mc
