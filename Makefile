@@ -45,7 +45,7 @@ MANS    = nbdkit-multicopy-plugin.1 docs/nbdkit-multicopy-filter.1
 COMMON_OBJS = common/stripe.o common/params.o common/stats.o \
               common/flow-limit.o common/in-flight.o common/replay-log.o \
               common/log.o common/stats-prometheus.o common/export-caps.o \
-              common/extents.o
+              common/extents.o common/client-losses.o
 PLUGIN_OBJS = $(patsubst %.c,%.o,$(wildcard plugin/*.c))
 FILTER_OBJS = $(patsubst %.c,%.o,$(wildcard filter/*.c))
 

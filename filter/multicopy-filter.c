@@ -20,7 +20,7 @@
 #include <nbdkit-filter.h>
 
 #include "below.h"
-#include "errseq.h"
+#include "client-losses.h"
 #include "in-flight.h"
 #include "log.h"
 #include "params.h"
@@ -104,12 +104,11 @@ multicopy_get_ready (int thread_model)
   return 0;
 }
 
-/* Per client connection: the failed flushes it has been told of, by
- * a flush and by a write.
+/* Per client connection: the losses it has been told of
+ * (client-losses.h).
  */
 struct handle {
-  atomic_uint losses_seen;
-  atomic_uint losses_seen_by_writes;
+  struct client_losses losses;
 };
 
 static int
@@ -145,8 +144,7 @@ multicopy_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     free (h);
     return NULL;
   }
-  atomic_init (&h->losses_seen, errseq_sample (&pool.losses));
-  atomic_init (&h->losses_seen_by_writes, errseq_sample (&pool.losses));
+  client_losses_init (&h->losses, &pool.losses);
   return h;
 }
 
@@ -266,21 +264,13 @@ multicopy_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
   return route_request (ROUTE_READ, buf, count, offset, flags, err);
 }
 
-/* A client that ignores a failed flush (qemu-img 7.2 exits 0 after
- * one) would never hear of a loss: its next write after the loss
- * fails too, once.
+/* Before a write, zero or trim: a loss since this client last heard
+ * fails it (client-losses.h).
  */
 static int
 told_by_write (struct handle *h, int *err)
 {
-  if (!errseq_check_and_advance (&pool.losses, &h->losses_seen_by_writes))
-    return 0;
-  nbdkit_error ("multicopy: write: a flush failed since this client "
-                "connected, and the plugin may have dropped writes "
-                "acknowledged to it; this write fails so that the client "
-                "stops");
-  *err = EIO;
-  return -1;
+  return client_losses_before_write (&h->losses, &pool.losses, err);
 }
 
 static int
@@ -312,22 +302,15 @@ multicopy_trim (nbdkit_next *next, void *handle, uint32_t count,
 }
 
 /* A flush that failed for one client may have lost writes of every
- * client: each is told at its next flush (errseq.h).
+ * client: each is told at its next flush (client-losses.h).
  */
 static int
 multicopy_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
   struct handle *h = handle;
-  int r = pool_flush (flags, err);
 
-  if (errseq_check_and_advance (&pool.losses, &h->losses_seen) && r == 0) {
-    nbdkit_error ("multicopy: flush: a flush failed since this client "
-                  "connected, and the plugin may have dropped writes "
-                  "acknowledged to it");
-    *err = EIO;
-    r = -1;
-  }
-  return r;
+  return client_losses_after_flush (&h->losses, &pool.losses,
+                                    pool_flush (flags, err), err);
 }
 
 static int

@@ -50,14 +50,8 @@ losses_on_flush (struct upstream *u)
   errseq_record (&losses);
 }
 
-unsigned
-losses_sample (void)
+struct errseq *
+losses_errseq (void)
 {
-  return errseq_sample (&losses);
-}
-
-bool
-losses_since (atomic_uint *seen)
-{
-  return errseq_check_and_advance (&losses, seen);
+  return &losses;
 }

@@ -2,15 +2,13 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* nbdkit-multicopy plugin: writes lost before a flush covered them,
- * and which client connections must still be told.
+/* nbdkit-multicopy plugin: writes lost before a flush covered them.
+ * Which client connections are told, and when: client-losses.h.
  */
 
 #ifndef MULTICOPY_LOSSES_H
 #define MULTICOPY_LOSSES_H
 
-#include <stdatomic.h>
-#include <stdbool.h>
 
 struct upstream;
 
@@ -30,10 +28,9 @@ extern void losses_on_connection (struct upstream *u, unsigned gen);
  */
 extern void losses_on_flush (struct upstream *u);
 
-/* A client connection's view: sampled when it connects; after each of
- * its flushes, whether there were losses since (each told once).
+/* The sequence of losses, which each client connection follows
+ * (client-losses.h).
  */
-extern unsigned losses_sample (void);
-extern bool losses_since (atomic_uint *seen);
+extern struct errseq *losses_errseq (void);
 
 #endif /* MULTICOPY_LOSSES_H */

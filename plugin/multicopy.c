@@ -24,6 +24,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "client-losses.h"
 #include "config.h"
 #include "flow-limit.h"
 #include "flush.h"
@@ -36,13 +37,11 @@
 #include "upstream.h"
 
 /* Per client connection: whether it may write, and the losses of
- * acknowledged writes it has been told of (losses.h), by a flush and
- * by a write.
+ * acknowledged writes it has been told of (client-losses.h).
  */
 struct handle {
   bool readonly;
-  atomic_uint losses_seen;
-  atomic_uint losses_seen_by_writes;
+  struct client_losses losses;
 };
 
 static void
@@ -130,8 +129,7 @@ multicopy_open (int readonly)
     return NULL;
   }
   h->readonly = readonly;
-  atomic_init (&h->losses_seen, losses_sample ());
-  atomic_init (&h->losses_seen_by_writes, losses_sample ());
+  client_losses_init (&h->losses, losses_errseq ());
   return h;
 }
 
@@ -243,19 +241,17 @@ multicopy_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   return route_request (ROUTE_READ, buf, count, offset, 0);
 }
 
-/* A client that ignores a failed flush (qemu-img 7.2 exits 0 after
- * one) would never hear of a loss: its next write after the loss
- * fails too, once.
+/* Before a write, zero or trim: a loss since this client last heard
+ * fails it (client-losses.h).
  */
 static int
 told_by_write (struct handle *h)
 {
-  if (!losses_since (&h->losses_seen_by_writes))
+  int err;
+
+  if (client_losses_before_write (&h->losses, losses_errseq (), &err) == 0)
     return 0;
-  nbdkit_error ("write: writes acknowledged since this client connected "
-                "were lost upstream before a flush covered them; this "
-                "write fails so that the client stops");
-  nbdkit_set_error (EIO);
+  nbdkit_set_error (err);
   return -1;
 }
 
@@ -298,20 +294,20 @@ multicopy_trim (void *handle, uint32_t count, uint64_t offset,
   return route_request (ROUTE_TRIM, NULL, count, offset, lflags);
 }
 
-/* After the upstream flushes, so that a loss during them counts. */
+/* The upstream flushes first, so that a loss during them counts. */
 static int
 multicopy_flush (void *handle, uint32_t flags)
 {
   struct handle *h = handle;
-  int r = flush_dirty ();
+  int err = 0;
 
-  if (losses_since (&h->losses_seen) && r == 0) {
-    nbdkit_error ("flush: writes acknowledged since this client connected "
-                  "were lost upstream before a flush covered them");
-    nbdkit_set_error (EIO);
-    r = -1;
-  }
-  return r;
+  if (client_losses_after_flush (&h->losses, losses_errseq (),
+                                 flush_dirty (), &err) == 0)
+    return 0;
+  /* Failed for a loss; else flush_dirty has set the error. */
+  if (err)
+    nbdkit_set_error (err);
+  return -1;
 }
 
 static int
