@@ -129,11 +129,72 @@ stopping (struct upstream *u)
   return atomic_load (&u->stopping) || shutdown_requested ();
 }
 
+/* Why u went down, for the debug log.  Not an error while no client
+ * request fails for it: the errors are the losses, and requests
+ * failing past reconnect-timeout.  The stats file counts reconnects.
+ */
+static void
+say_down (struct upstream *u)
+{
+  nbdkit_debug ("upstream connection %u %s; reconnecting (requests for its "
+                "stripes wait up to reconnect-timeout=" MS_FMT ")",
+                u->index,
+                atomic_load (&u->leaving) ? "left its server, which is "
+                "shutting down" : nbd_aio_is_dead (u->nbd) ? "died" :
+                "was closed by the server",
+                MS_ARGS (config.reconnect_timeout_ms));
+}
+
+/* Past reconnect-timeout, once. */
+static void
+say_still_down (struct upstream *u)
+{
+  nbdkit_error ("upstream connection %u: still down after "
+                "reconnect-timeout=" MS_FMT "; requests for its "
+                "stripes fail until it is back", u->index,
+                MS_ARGS (config.reconnect_timeout_ms));
+  /* The log is kept, and sent if the upstream comes back, but it may
+   * never: clients must not count on it.
+   */
+  if (replay_holds (u))
+    losses_on_connection (u, atomic_load (&u->gen));
+}
+
+/* One try: connect, check that the new handle still serves what
+ * clients were told, send the log again, swap.  Whether u is up.
+ */
+static bool
+try_reconnect (struct upstream *u, int64_t down, bool gave_up)
+{
+  struct connect_failure why[MULTICOPY_SERVERS_MAX];
+  struct nbd_handle *nbd;
+  unsigned server;
+  int replayed;
+
+  if (upstream_connect (&nbd, &server, &u->server, u->index, 1,
+                        shutdown_fd (), why) != 1)
+    return false;
+  if (!still_serves (u->index, server, nbd) ||
+      (replayed = replay_onto (u, nbd)) == -1) {
+    nbd_close (nbd);
+    return false;
+  }
+  if (replayed == -2)
+    losses_on_connection (u, atomic_load (&u->gen));
+  swap_handle (u, nbd);
+  set_up (u, true);
+  /* Worth the error log only if that said it was down. */
+  (gave_up ? nbdkit_error : nbdkit_debug)
+    ("upstream connection %u: reconnected after %" PRIi64 " ms",
+     u->index, now_ms () - down);
+  return true;
+}
+
 bool
 upstream_reconnect (struct upstream *u)
 {
   int backoff = BACKOFF_FIRST_MS;
-  int64_t down;
+  int64_t down, left;
   bool gave_up = false;
 
   set_up (u, false);
@@ -146,53 +207,15 @@ upstream_reconnect (struct upstream *u)
    */
   if (holds_unflushed (u) && !replay_on ())
     losses_on_connection (u, atomic_load (&u->gen));
-  /* Not an error while no client request fails for it: the errors
-   * are the losses above, and requests failing past reconnect-timeout
-   * below.  The stats file counts reconnects.
-   */
-  nbdkit_debug ("upstream connection %u %s; reconnecting (requests for its "
-                "stripes wait up to reconnect-timeout=" MS_FMT ")",
-                u->index,
-                atomic_load (&u->leaving) ? "left its server, which is "
-                "shutting down" : nbd_aio_is_dead (u->nbd) ? "died" :
-                "was closed by the server",
-                MS_ARGS (config.reconnect_timeout_ms));
+  say_down (u);
 
   while (!stopping (u)) {
-    struct nbd_handle *nbd;
-    struct connect_failure why[MULTICOPY_SERVERS_MAX];
-    unsigned server;
-    int64_t left;
-    int replayed = 0;
-
     if (!gave_up && now_ms () - down >= config.reconnect_timeout_ms) {
-      nbdkit_error ("upstream connection %u: still down after "
-                    "reconnect-timeout=" MS_FMT "; requests for its "
-                    "stripes fail until it is back", u->index,
-                    MS_ARGS (config.reconnect_timeout_ms));
+      say_still_down (u);
       gave_up = true;           /* waiters time out by themselves */
-      /* The log is kept, and sent if the upstream comes back, but it
-       * may never: clients must not count on it.
-       */
-      if (replay_holds (u))
-        losses_on_connection (u, atomic_load (&u->gen));
     }
-    if (upstream_connect (&nbd, &server, &u->server, u->index, 1,
-                          shutdown_fd (), why) == 1) {
-      if (still_serves (u->index, server, nbd) &&
-          (replayed = replay_onto (u, nbd)) != -1) {
-        if (replayed == -2)
-          losses_on_connection (u, atomic_load (&u->gen));
-        swap_handle (u, nbd);
-        set_up (u, true);
-        /* Worth the error log only if that said it was down. */
-        (gave_up ? nbdkit_error : nbdkit_debug)
-          ("upstream connection %u: reconnected after %" PRIi64 " ms",
-           u->index, now_ms () - down);
-        return true;
-      }
-      nbd_close (nbd);
-    }
+    if (try_reconnect (u, down, gave_up))
+      return true;
     /* Wake at the end of the reconnect-timeout window too, to log it
      * on time.
      */
