@@ -199,14 +199,59 @@ down_too_long (struct upstream *u)
   return r;
 }
 
+/* A writer waiting for room in a log: what it did so far. */
+struct room_wait {
+  bool waited;                  /* counted in the stats once */
+  bool waited_short;            /* for a flush that was out */
+};
+
+/* Under log_lock, which it may drop meanwhile: one step towards room
+ * in u's log.  0 to try again, or the errno to give up with.
+ */
+static int
+make_room (struct upstream *u, struct room_wait *w)
+{
+  struct timespec ts;
+
+  if (shutdown_requested ())
+    return ESHUTDOWN;
+  if (down_too_long (u))
+    return EIO;
+  /* Full while a flush is out, and still after a short wait for it:
+   * the upstream flushes slower than this connection writes.  A
+   * bigger ring, up to the share.
+   */
+  if (u->log_flush_out && w->waited_short && replay_log_grow (&u->log)) {
+    atomic_fetch_add_explicit (&u->stats.log_grows, 1, memory_order_relaxed);
+    return 0;
+  }
+  /* Full: only a flush of this connection makes room. */
+  if (!u->log_flush_out) {
+    u->log_flush_out = true;
+    u->log_flush_mark = replay_log_mark (&u->log);
+    pthread_mutex_unlock (&u->log_lock);
+    send_internal_flush (u);
+    pthread_mutex_lock (&u->log_lock);
+    return 0;
+  }
+  if (!w->waited)
+    atomic_fetch_add_explicit (&u->stats.log_waits, 1, memory_order_relaxed);
+  w->waited = true;
+  ts = realtime_in_ms (w->waited_short ? ROOM_WAIT_MS : GROW_AFTER_MS);
+  w->waited_short = true;
+  pthread_cond_timedwait (&u->log_room, &u->log_lock, &ts);
+  return 0;
+}
+
 int
 replay_reserve (struct upstream *u, enum route_op op,
                 const struct stripe_piece *p, uint32_t lflags,
                 const void *src, struct replay_entry **ep)
 {
   size_t len = op == ROUTE_WRITE ? p->count : 0;
+  struct room_wait w = { .waited = false };
   struct replay_entry *e;
-  bool flush, waited = false, waited_short = false;
+  bool flush;
   int err = 0;
 
   *ep = NULL;
@@ -214,39 +259,9 @@ replay_reserve (struct upstream *u, enum route_op op,
     return 0;
   pthread_mutex_lock (&u->log_lock);
   while ((e = replay_log_reserve (&u->log, op, p->offset, p->count,
-                                  lflags, len)) == NULL) {
-    struct timespec ts;
-
-    if (shutdown_requested () || down_too_long (u)) {
-      err = shutdown_requested () ? ESHUTDOWN : EIO;
-      break;
-    }
-    /* Full while a flush is out, and still after a short wait for it:
-     * the upstream flushes slower than this connection writes.  A
-     * bigger ring, up to the share.
-     */
-    if (u->log_flush_out && waited_short && replay_log_grow (&u->log)) {
-      atomic_fetch_add_explicit (&u->stats.log_grows, 1,
-                                 memory_order_relaxed);
-      continue;
-    }
-    /* Full: only a flush of this connection makes room. */
-    if (!u->log_flush_out) {
-      u->log_flush_out = true;
-      u->log_flush_mark = replay_log_mark (&u->log);
-      pthread_mutex_unlock (&u->log_lock);
-      send_internal_flush (u);
-      pthread_mutex_lock (&u->log_lock);
-      continue;
-    }
-    if (!waited)
-      atomic_fetch_add_explicit (&u->stats.log_waits, 1,
-                                 memory_order_relaxed);
-    waited = true;
-    ts = realtime_in_ms (waited_short ? ROOM_WAIT_MS : GROW_AFTER_MS);
-    waited_short = true;
-    pthread_cond_timedwait (&u->log_room, &u->log_lock, &ts);
-  }
+                                  lflags, len)) == NULL &&
+         (err = make_room (u, &w)) == 0)
+    ;
   if (e) {
     e->tag = (struct piece_tag) {
       .logged = e, .owner = u->index, .t0_us = -1,
