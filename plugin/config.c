@@ -193,11 +193,45 @@ config_connection_name (char *buf, size_t len, unsigned i, unsigned s)
   return buf;
 }
 
-int
-config_key (const char *key, const char *value)
+static int
+unknown_key (const char *key)
+{
+  nbdkit_error ("unknown parameter '%s' (see nbdkit multicopy --help)", key);
+  return -1;
+}
+
+/* tls=, and the tls-* keys that go with it. */
+static int
+tls_key (const char *key, const char *value)
 {
   int r;
 
+  if (strncmp (key, "tls-", 4) == 0 && first_tls_key == NULL)
+    first_tls_key = key;
+  if (strcmp (key, "tls") == 0) {
+    if ((r = parse_tls (value)) == -1)
+      return -1;
+    config.tls = r;
+  }
+  else if (strcmp (key, "tls-certificates") == 0)
+    return tls_file (key, value, &config.tls_certificates, true);
+  else if (strcmp (key, "tls-verify") == 0) {
+    if (multicopy_parse_bool (key, value, "a boolean (on or off)", &r) == -1)
+      return -1;
+    config.tls_verify = r;
+  }
+  else if (strcmp (key, "tls-username") == 0)
+    config.tls_username = value;
+  else if (strcmp (key, "tls-psk") == 0)
+    return tls_file (key, value, &config.tls_psk, false);
+  else
+    return unknown_key (key);
+  return 0;
+}
+
+int
+config_key (const char *key, const char *value)
+{
   /* Each server is a uri=, socket=, hostname= or vsock=. */
   if (strcmp (key, "uri") == 0 || strcmp (key, "socket") == 0 ||
       strcmp (key, "hostname") == 0 || strcmp (key, "vsock") == 0)
@@ -205,8 +239,8 @@ config_key (const char *key, const char *value)
   if (strcmp (key, "stats") != 0 && strcmp (key, "stats-format") != 0 &&
       multicopy_param_once (key) == -1)
     return -1;
-  if (strncmp (key, "tls-", 4) == 0 && first_tls_key == NULL)
-    first_tls_key = key;
+  if (strncmp (key, "tls", 3) == 0)
+    return tls_key (key, value);
 
   if (strcmp (key, "port") == 0)
     config.port = value;
@@ -242,42 +276,34 @@ config_key (const char *key, const char *value)
   }
   else if (strcmp (key, "stats") == 0 || strcmp (key, "stats-format") == 0)
     return stats_config (key, value);
-  else if (strcmp (key, "tls") == 0) {
-    if ((r = parse_tls (value)) == -1)
-      return -1;
-    config.tls = r;
-  }
-  else if (strcmp (key, "tls-certificates") == 0)
-    return tls_file (key, value, &config.tls_certificates, true);
-  else if (strcmp (key, "tls-verify") == 0) {
-    if (multicopy_parse_bool (key, value, "a boolean (on or off)", &r) == -1)
-      return -1;
-    config.tls_verify = r;
-  }
-  else if (strcmp (key, "tls-username") == 0)
-    config.tls_username = value;
-  else if (strcmp (key, "tls-psk") == 0)
-    return tls_file (key, value, &config.tls_psk, false);
-  else {
-    nbdkit_error ("unknown parameter '%s' (see nbdkit multicopy --help)",
-                  key);
-    return -1;
-  }
+  else
+    return unknown_key (key);
   return 0;
+}
+
+/* Which ways of reaching a server were given. */
+struct server_kinds {
+  bool uri, host, vsock;
+};
+
+static struct server_kinds
+server_kinds (void)
+{
+  struct server_kinds k = { .uri = false };
+  unsigned i;
+
+  for (i = 0; i < config.nr_servers; ++i) {
+    k.uri |= config.servers[i].uri != NULL;
+    k.host |= config.servers[i].hostname != NULL;
+    k.vsock |= config.servers[i].vsock;
+  }
+  return k;
 }
 
 /* The keys that name servers and how to reach them, together. */
 static int
-check_transport (void)
+check_transport (struct server_kinds k)
 {
-  bool any_uri = false, any_host = false, any_vsock = false;
-  unsigned i;
-
-  for (i = 0; i < config.nr_servers; ++i) {
-    any_uri |= config.servers[i].uri != NULL;
-    any_host |= config.servers[i].hostname != NULL;
-    any_vsock |= config.servers[i].vsock;
-  }
   if (config.nr_servers == 0) {
     nbdkit_error ("one of uri=, socket=, hostname= or vsock= must be given");
     return -1;
@@ -288,16 +314,16 @@ check_transport (void)
                   config.nr_servers);
     return -1;
   }
-  if (config.port && !any_host && !any_vsock) {
+  if (config.port && !k.host && !k.vsock) {
     nbdkit_error ("port= needs hostname= or vsock=");
     return -1;
   }
-  if (any_vsock && config.port &&
+  if (k.vsock && config.port &&
       multicopy_parse_u32 ("port", config.port, &config.vsock_port) == -1)
     return -1;
-  if (any_host && config.port && check_tcp_port (config.port) == -1)
+  if (k.host && config.port && check_tcp_port (config.port) == -1)
     return -1;
-  if (config.export && any_uri) {
+  if (config.export && k.uri) {
     nbdkit_error ("export= cannot be used with uri=: "
                   "put the export name in the URI");
     return -1;
@@ -338,11 +364,10 @@ apply_deprecated (void)
 
 /* Whether this libnbd was built with what the servers need. */
 static int
-check_libnbd (void)
+check_libnbd (struct server_kinds k)
 {
   struct nbd_handle *nbd = nbd_create ();
-  bool any_uri = false, uri_ok, tls_ok;
-  unsigned i;
+  bool uri_ok, tls_ok;
 
   if (nbd == NULL) {
     nbdkit_error ("%s", nbd_get_error ());
@@ -352,9 +377,7 @@ check_libnbd (void)
   tls_ok = nbd_supports_tls (nbd) == 1;
   nbd_close (nbd);
 
-  for (i = 0; i < config.nr_servers; ++i)
-    any_uri |= config.servers[i].uri != NULL;
-  if (any_uri && !uri_ok) {
+  if (k.uri && !uri_ok) {
     nbdkit_error ("uri=: this libnbd was built without URI support");
     return -1;
   }
@@ -368,10 +391,12 @@ check_libnbd (void)
 int
 config_finish (void)
 {
-  if (check_transport () == -1 || stats_config_complete () == -1)
+  struct server_kinds k = server_kinds ();
+
+  if (check_transport (k) == -1 || stats_config_complete () == -1)
     return -1;
   apply_deprecated ();
-  return check_libnbd ();
+  return check_libnbd (k);
 }
 
 void
