@@ -58,7 +58,7 @@ ask (struct pool *p, unsigned i)
 {
   nbdkit_next *c = p->ctx[i];
   struct export_caps one;
-  char name[64], first[64];
+  char name[64];
 
   one.size = c->get_size (c);
   one.can_write = c->can_write (c);
@@ -78,8 +78,7 @@ ask (struct pool *p, unsigned i)
                      &one.blocks.max) == -1)
     return -1;
   snprintf (name, sizeof name, "multicopy: backend context %u", i);
-  snprintf (first, sizeof first, "context 0");
-  return export_caps_merge (&p->caps, &one, i == 0, name, first);
+  return export_caps_merge (&p->caps, &one, i == 0, name, "context 0");
 }
 
 struct flush_job {
