@@ -15,19 +15,26 @@ SCENARIOS = {
     "floor": "no delay: the same destination without delay, what the "
              "copy costs besides latency",
     "cpu": "CPU-bound: qemu-nbd -e 128 on a qcow2 in /dev/shm",
+    "small": "small requests: nbdkit memory with 16 threads, parallel, "
+             "no delay (what each request costs the proxy)",
     "unequal": "two servers of one file in /dev/shm (uri= twice), one "
                "plain, one with 50 ms writes (nbdkit's file plugin, the "
                "delay filter)",
 }
 SHORT = {"latency10": "10ms", "latency": "2ms", "floor": "no delay",
-         "cpu": "CPU-bound", "unequal": "unequal servers"}
+         "cpu": "CPU-bound", "small": "small requests",
+         "unequal": "unequal servers"}
 CLIENTS = {
     "qemu-img-m8": "qemu-img convert -n -W -m 8",
     "qemu-img-m16": "qemu-img convert -n -W -m 16",
     "nbdcopy": "nbdcopy --flush",
     "fio-randwrite": "fio, 8 jobs x queue depth 16, 64K random writes "
                      "with verify",
+    "fio-4k-1": "fio, 1 job x queue depth 32, 4K random writes",
+    "fio-4k-4": "fio, 4 jobs x queue depth 32, 4K random writes",
 }
+# The clients of the small-request scenario (no other scenario runs them).
+SMALL_CLIENTS = ["fio-4k-1", "fio-4k-4"]
 GRID_CONNS = [4, 8, 16]
 GRID_SEGS = ["1M", "2M", "4M"]
 
@@ -67,19 +74,25 @@ def quick():
     yield "floor", "nbdcopy", ["direct"]
     yield "cpu", "qemu-img-m8", ["nbd-plugin", "mc-default", "mc-c64"]
     yield "cpu", "nbdcopy", ["nbd-plugin", "mc-c1", "mc-default", "mc-c64"]
+    for c in SMALL_CLIENTS:
+        yield "small", c, ["nbd-plugin", "mc-default"]
     yield "unequal", "fio-randwrite", ["mc-c8-s64K", "mc-c8-s64K-unlimited"]
 
 
 def full():
     grid = [f"mc-c{c}-s{s}" for c in GRID_CONNS for s in GRID_SEGS]
     for s in ("latency10", "latency"):
-        for c in CLIENTS:
+        for c in [c for c in CLIENTS if c not in SMALL_CLIENTS]:
             extra = ["mc-c16"] if c == "qemu-img-m16" else []
             yield s, c, ["direct", "nbd-plugin", "mc-default"] + extra + \
                 grid + ["filter-default"]
-    for c in CLIENTS:
+    big = [c for c in CLIENTS if c not in SMALL_CLIENTS]
+    for c in big:
         yield "floor", c, ["direct", "nbd-plugin", "mc-default"]
-    for c in CLIENTS:
+    for c in SMALL_CLIENTS:
+        yield "small", c, ["nbd-plugin", "mc-c1", "mc-default",
+                           "mc-default-unlimited", "filter-default"]
+    for c in big:
         yield "cpu", c, ["direct", "nbd-plugin", "mc-c1", "mc-c4",
                          "mc-default", "mc-c16-s8M", "mc-c64",
                          "mc-default-unlimited", "mc-default-sockbuf0",

@@ -21,7 +21,8 @@ top = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CLIENT_TITLE = {"qemu-img-m8": "qemu-img -m 8", "qemu-img-m16":
                 "qemu-img -m 16", "nbdcopy": "nbdcopy",
-                "fio-randwrite": "fio random writes"}
+                "fio-randwrite": "fio random writes",
+                "fio-4k-1": "fio 4K, 1 job", "fio-4k-4": "fio 4K, 4 jobs"}
 
 
 def load():
@@ -120,6 +121,15 @@ for c in ("qemu-img-m8", "nbdcopy"):
             lambda c=c, cfg=cfg: ratio("cpu", c, cfg, "nbd-plugin"),
             lambda v: v <= 1.05))
 
+
+# issue 21: a request costs no more than through the nbd plugin (the
+# same number of requests in less or equal time: IOPS at least equal).
+for c in plan.SMALL_CLIENTS:
+    TARGETS.append((
+        f"small requests, {CLIENT_TITLE[c]}, queue depth 32: multicopy "
+        "(defaults) / nbd plugin time <= 1.0",
+        lambda c=c: ratio("small", c, "mc-default", "nbd-plugin"),
+        lambda v: v <= 1.0))
 
 TARGETS.append((
     "two servers, one with 50 ms writes, fio: max-in-flight=auto / "

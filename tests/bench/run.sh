@@ -83,6 +83,14 @@ client_cmd ()
                         "--offset_increment=$(( mib / 8 ))M --verify=crc32c" \
                         "--verify_state_save=0" \
                         "--group_reporting >/dev/null" ;;
+    # A fixed number of requests, so that the time says the IOPS.
+    fio-4k-1|fio-4k-4)
+      local jobs=${1#fio-4k-}
+      echo "fio --name=small --ioengine=nbd --uri='$client_uri'" \
+           "--rw=randwrite --bs=4k --iodepth=32 --numjobs=$jobs" \
+           "--size=$(( mib / jobs ))M --offset_increment=$(( mib / jobs ))M" \
+           "--number_ios=$(( 40000 / jobs )) --norandommap" \
+           "--group_reporting >/dev/null" ;;
   esac
 }
 
@@ -106,8 +114,8 @@ prepare_cmd ()
 verify ()
 {
   local scenario=$1 client=$2
-  # fio verifies every copy it times.
-  [ "$client" != fio-randwrite ] || return 0
+  # fio verifies every copy it times; the small requests are no copy.
+  [ "${client#fio-}" = "$client" ] || return 0
   "$servers" start "$scenario" multicopy
   eval "$(client_cmd "$client")" >/dev/null
   qemu-img compare -q -f raw -F raw "$BENCH_DIR/src.raw" \
@@ -161,12 +169,13 @@ for pair in $(awk '{print $1 "/" $2}' <<<"$plan" | uniq); do
   # interleave the configurations, so that a slow minute of this
   # (shared, noisy) machine does not land on one of them only.  The
   # CPU-bound copies are short and their differences smaller than that
-  # drift: paired.py runs each configuration once per turn, in a new
+  # drift (and so are the small requests): paired.py runs each
+  # configuration once per turn, in a new
   # order each turn, so that report.py can compare them turn by turn.
   # The source is in /dev/shm, so no warm-up run is needed.
   for round in $(seq "$rounds"); do
     json=$results/$scenario-$client-r$round.json
-    if [ "$scenario" = cpu ]; then
+    if [ "$scenario" = cpu ] || [ "$scenario" = small ]; then
       "$top/tests/bench/paired.py" "$(( runs > 10 ? runs : 10 ))" "$json" \
         "$servers stop" "${pargs[@]}"
     else

@@ -15,6 +15,8 @@
 #                    besides latency
 #           cpu      qemu-nbd -e 128 writing a qcow2 in /dev/shm (room
 #                    for connections=64, and for a check beside them)
+#           small    nbdkit memory with 16 threads, parallel, no delay:
+#                    what each request costs
 #           unequal  two nbdkit file servers of one file in /dev/shm,
 #                    the second with 50 ms per write (route multicopy
 #                    only: uri= given twice)
@@ -124,6 +126,9 @@ start ()
       qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
       qemu-nbd -t -e 128 -f qcow2 -k "$dir/dst.sock" \
         --pid-file="$dir/dst.pid" --fork /dev/shm/mc-bench-dst.qcow2 ;;
+    small)
+      nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" --threads 16 \
+        memory "$BENCH_SIZE" ;;
     unequal)
       truncate -s "$BENCH_SIZE" /dev/shm/mc-bench-dst.raw
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
@@ -138,6 +143,7 @@ start ()
   # Fill the memory destinations, in 32M requests (the NBD maximum):
   # 16 delays for 512M.
   [ "$scenario" = cpu ] || [ "$scenario" = unequal ] ||
+    [ "$scenario" = small ] ||
     nbdcopy --request-size=$((32 << 20)) "$dir/fill.raw" "$dst"
 
   case $route in
