@@ -96,10 +96,13 @@ wait_for_room (struct gate *g)
 }
 
 int
-in_flight_acquire (unsigned path)
+in_flight_acquire (unsigned path, uint64_t request_len)
 {
   struct gate *g = &gates[group_of[path % IN_FLIGHT_PATHS_MAX]];
 
+  /* fixed does not change once I/O has begun. */
+  if (request_len < IN_FLIGHT_SMALL && !g->fl.fixed)
+    return 0;
   pthread_mutex_lock (&lock);
   while (g->in_flight >= flow_limit_get (&g->fl)) {
     if (stopping && stopping ()) {
@@ -115,7 +118,7 @@ in_flight_acquire (unsigned path)
     most = in_flight;
   flow_limit_issued (&g->fl, g->in_flight);
   pthread_mutex_unlock (&lock);
-  return 0;
+  return 1;
 }
 
 void

@@ -31,12 +31,25 @@
 extern void in_flight_init (unsigned paths, const unsigned *groups,
                             unsigned max);
 
-/* Before issuing a piece on path: waits while its group's limit is
- * reached.  Every acquire that returns 0 is paired with one release,
- * when the piece completes or could not be issued.  -1: the stop
- * condition came true while it waited (nothing to release).
+/* With max-in-flight=auto, a request smaller than this takes no place
+ * under the limit.  That limit is for a fast upstream on the same
+ * cores, whose cost grows with the bytes it holds (docs/design.md, "A
+ * fast upstream"); a small request costs it little to hold, and its
+ * round trip is mostly the scheduling of this machine's threads, which
+ * the limit would take for a queue and throttle a random-I/O client
+ * for.  A fixed max-in-flight=N is the user's word: it holds every
+ * request.
  */
-extern int in_flight_acquire (unsigned path);
+#define IN_FLIGHT_SMALL 65536
+
+/* Before issuing a piece of a request of request_len bytes on path:
+ * waits while its group's limit is reached.  Returns 1: the piece
+ * holds a place, which one in_flight_release gives back when it
+ * completes or could not be issued; 0: a small request under auto,
+ * which needs none (and nothing to release); -1: the stop condition came true
+ * while it waited (nothing to release).
+ */
+extern int in_flight_acquire (unsigned path, uint64_t request_len);
 
 /* Waits for room end, with -1, once stop () returns true (it must be
  * cheap and may become true at any moment, in a signal handler too):

@@ -11,6 +11,7 @@
 #ifndef MULTICOPY_PIECE_TAG_H
 #define MULTICOPY_PIECE_TAG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct replay_entry;
@@ -20,6 +21,7 @@ struct piece_tag {
   struct replay_entry *logged;  /* its replay entry, or NULL */
   int64_t t0_us;                /* when it was issued if timed, else -1 */
   unsigned owner;               /* the connection it went on */
+  bool held;                    /* holds a place under max-in-flight */
 };
 
 #endif /* MULTICOPY_PIECE_TAG_H */

@@ -47,16 +47,18 @@ call (nbdkit_next *c, enum route_op op, void *buf,
 }
 
 static int
-issue (enum route_op op, void *buf, const struct stripe_piece *p,
-       uint32_t flags, int *err)
+issue (enum route_op op, void *buf, uint32_t count,
+       const struct stripe_piece *p, uint32_t flags, int *err)
 {
   int64_t t0;
-  int r;
+  int held, r;
 
-  /* Every read and write piece is timed: each runs on its own, and a
-   * wait for the context's lock is a wait in the queue below.
+  /* Every read and write piece that holds a place is timed: each runs
+   * on its own, and a wait for the context's lock is a wait in the
+   * queue below.  A small request holds none (in-flight.h).
    */
-  if (in_flight_acquire (p->owner) == -1) {
+  held = in_flight_acquire (p->owner, count);
+  if (held == -1) {
     *err = ESHUTDOWN;
     return -1;
   }
@@ -64,8 +66,9 @@ issue (enum route_op op, void *buf, const struct stripe_piece *p,
   pool_ctx_lock (p->owner);
   r = call (pool.ctx[p->owner], op, buf, p, flags, err);
   pool_ctx_unlock (p->owner);
-  in_flight_release (route_op_has_payload (op) ? now_us () - t0 : -1,
-                     p->owner);
+  if (held)
+    in_flight_release (route_op_has_payload (op) ? now_us () - t0 : -1,
+                       p->owner);
   stats_count (&pool.stats[p->owner], op, p->count);
   if (r == 0 && route_op_writes (op) && !(flags & NBDKIT_FLAG_FUA))
     dirty_mark (&pool.dirty[p->owner]);
@@ -81,7 +84,8 @@ route_request (enum route_op op, void *buf, uint32_t count,
 
   while (stripe_next_piece (&pool.map, &off, &remaining, pool.max_piece,
                             &p)) {
-    if (issue (op, stripe_piece_buf (buf, offset, &p), &p, flags, err) == -1)
+    if (issue (op, stripe_piece_buf (buf, offset, &p), count, &p, flags,
+               err) == -1)
       return -1;
   }
   return 0;

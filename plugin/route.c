@@ -89,7 +89,8 @@ piece_completed (void *vp, int *error)
 
   if (t.logged)
     replay_complete (&pool.conn[t.owner], t.logged, *error == 0);
-  in_flight_release (t.t0_us >= 0 ? now_us () - t.t0_us : -1, t.owner);
+  if (t.held)
+    in_flight_release (t.t0_us >= 0 ? now_us () - t.t0_us : -1, t.owner);
   return request_completed (t.req, error);
 }
 
@@ -106,21 +107,23 @@ struct fan_out {
 };
 
 /* The tag a piece's completion is told.  The first read or write piece
- * is timed (in-flight.h says why only that one).
+ * that holds a place under max-in-flight is timed (in-flight.h says
+ * why only that one).  Whether a piece holds one is the request's
+ * (small requests do not), the same for all its pieces.
  */
 static struct piece_tag *
 tag_piece (struct fan_out *f, unsigned owner, struct replay_entry *e,
-           bool data)
+           bool data, bool held)
 {
   struct piece_tag *t;
 
   if (!(f->used & (UINT64_C (1) << owner))) {
     f->used |= UINT64_C (1) << owner;
     f->tags[owner] = (struct piece_tag) {
-      .req = &f->req, .owner = owner, .t0_us = -1,
+      .req = &f->req, .owner = owner, .t0_us = -1, .held = held,
     };
   }
-  if (data && !f->timed) {
+  if (data && held && !f->timed) {
     f->timed = true;
     t = e ? &e->tag : &f->timed_tag;
     t->t0_us = now_us ();
@@ -132,6 +135,7 @@ tag_piece (struct fan_out *f, unsigned owner, struct replay_entry *e,
   t->req = &f->req;
   t->owner = owner;
   t->logged = e;
+  t->held = held;
   return t;
 }
 
@@ -182,7 +186,7 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
     const bool first_use = !(f.used & (UINT64_C (1) << p.owner));
     nbd_completion_callback cb = { .callback = piece_completed };
     struct replay_entry *e = NULL;
-    int err;
+    int held, err;
 
     /* Before the handle lock, as every wait: it must not hold up a
      * reconnect.  Each ends when nbdkit shuts down.  FUA makes a piece
@@ -192,8 +196,9 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
       request_fail (&f.req, errno);
       break;
     }
-    if (in_flight_acquire (p.owner) == 0) {
-      cb.user_data = tag_piece (&f, p.owner, e, data);
+    held = in_flight_acquire (p.owner, count);
+    if (held >= 0) {
+      cb.user_data = tag_piece (&f, p.owner, e, data, held);
       request_hold (&f.req);
       err = send_piece (op, u, pbuf, &p, lflags, cb,
                         first_use ? &gens[p.owner] : NULL);
@@ -202,7 +207,8 @@ issue_all (enum route_op op, void *buf, uint32_t count, uint64_t offset,
         continue;
       }
       /* Never issued: no completion will release it. */
-      in_flight_release (-1, p.owner);
+      if (held)
+        in_flight_release (-1, p.owner);
       request_release (&f.req, err);
     }
     else

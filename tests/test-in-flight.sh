@@ -12,6 +12,10 @@
 #    where a limit of 1000 lets nbdcopy's whole window through (on
 #    average over time in the later half of the copy: a moment's
 #    burst while the limit probes for room is allowed).
+#  - auto holds no small request (in-flight.h): 16 writes of 4K sent
+#    at once (as many as nbdkit has threads) all reach a slow server
+#    at once, where 16 of 64K do not (the limit starts at 4 per
+#    connection).
 #  The copies stay byte for byte right.
 source "$(dirname "$0")/functions.sh"
 requires qemu-img nbdcopy python3 bc
@@ -75,4 +79,37 @@ for route in plugin filter; do
   elif [ "$(echo "$typical > 8" | bc)" = 1 ]; then
     fail "auto let $typical pieces queue at a server bound by its bandwidth"
   fi
+done
+
+# burst NAME ROUTE SIZE: 16 writes of SIZE at once through multicopy
+# (2 connections, auto) into a server that holds each for 300 ms; the
+# most at once there into $tmp/NAME.in-flight.
+burst ()
+{
+  local name=$1 route=$2 size=$3
+  start_nbdkit "$name-up" --filter=log --filter=delay \
+    memory 16M wdelay=300ms logfile="$tmp/$name.upstream"
+  if [ "$route" = plugin ]; then
+    start_multicopy "$name" "$name-up" connections=2 segment-size=1M
+  else
+    start_nbdkit "$name" --filter="$filter" nbd uri="$(uri "$name-up")" \
+      connections=2 segment-size=1M
+  fi
+  client burst.py "$(uri "$name")" 16 "$size"
+  stop_server "$name"
+  stop_server "$name-up"
+  "$top/tests/log-check.py" in-flight "$tmp/$name.upstream" \
+    >"$tmp/$name.in-flight"
+}
+
+for route in plugin filter; do
+  echo "== $route: small requests under auto"
+  burst "$route-4k" $route 4096
+  read -r most late typical <"$tmp/$route-4k.in-flight"
+  echo "16 writes of 4K: $most at once"
+  [ "$most" -eq 16 ] || fail "$route: auto held back small writes: $most of 16 at once"
+  burst "$route-64k" $route 65536
+  read -r most late typical <"$tmp/$route-64k.in-flight"
+  echo "16 writes of 64K: $most at once"
+  [ "$most" -lt 16 ] || fail "$route: auto let all 16 writes of 64K out at once"
 done
