@@ -17,12 +17,18 @@ SCENARIOS = {
     "cpu": "CPU-bound: qemu-nbd -e 128 on a qcow2 in /dev/shm",
     "small": "small requests: nbdkit memory with 16 threads, parallel, "
              "no delay (what each request costs the proxy)",
+    "capped": "a link capped per connection: nbdkit memory behind the "
+              "rate filter, connection-rate=200M (bits/s), no multi-conn "
+              "(a WAN path, a throttled gateway)",
+    "fsync": "a client that flushes after every write: nbdkit file on a "
+             "raw file in /dev/shm",
     "unequal": "two servers of one file in /dev/shm (uri= twice), one "
                "plain, one with 50 ms writes (nbdkit's file plugin, the "
                "delay filter)",
 }
 SHORT = {"latency10": "10ms", "latency": "2ms", "floor": "no delay",
          "cpu": "CPU-bound", "small": "small requests",
+         "capped": "capped link", "fsync": "fsync-heavy",
          "unequal": "unequal servers"}
 CLIENTS = {
     "qemu-img-m8": "qemu-img convert -n -W -m 8",
@@ -32,9 +38,11 @@ CLIENTS = {
                      "with verify",
     "fio-4k-1": "fio, 1 job x queue depth 32, 4K random writes",
     "fio-4k-4": "fio, 4 jobs x queue depth 32, 4K random writes",
+    "fio-fsync": "fio, 4 jobs, 4K random writes, each followed by a "
+                 "flush (fsync=1)",
 }
-# The clients of the small-request scenario (no other scenario runs them).
-SMALL_CLIENTS = ["fio-4k-1", "fio-4k-4"]
+# The clients of the small-request scenarios (no other scenario runs them).
+SMALL_CLIENTS = ["fio-4k-1", "fio-4k-4", "fio-fsync"]
 GRID_CONNS = [4, 8, 16]
 GRID_SEGS = ["1M", "2M", "4M"]
 
@@ -74,8 +82,11 @@ def quick():
     yield "floor", "nbdcopy", ["direct"]
     yield "cpu", "qemu-img-m8", ["nbd-plugin", "mc-default", "mc-c64"]
     yield "cpu", "nbdcopy", ["nbd-plugin", "mc-c1", "mc-default", "mc-c64"]
-    for c in SMALL_CLIENTS:
+    for c in ("fio-4k-1", "fio-4k-4"):
         yield "small", c, ["nbd-plugin", "mc-default"]
+    yield "fsync", "fio-fsync", ["nbd-plugin", "mc-default", "filter-default"]
+    for c in ("qemu-img-m8", "nbdcopy"):
+        yield "capped", c, ["direct", "mc-default"]
     yield "unequal", "fio-randwrite", ["mc-c8-s64K", "mc-c8-s64K-unlimited"]
 
 
@@ -89,9 +100,14 @@ def full():
     big = [c for c in CLIENTS if c not in SMALL_CLIENTS]
     for c in big:
         yield "floor", c, ["direct", "nbd-plugin", "mc-default"]
-    for c in SMALL_CLIENTS:
+    for c in ("fio-4k-1", "fio-4k-4"):
         yield "small", c, ["nbd-plugin", "mc-c1", "mc-default",
                            "mc-default-unlimited", "filter-default"]
+    yield "fsync", "fio-fsync", ["nbd-plugin", "mc-c1", "mc-default",
+                                 "filter-default"]
+    for c in ("qemu-img-m8", "nbdcopy"):
+        yield "capped", c, ["direct", "nbd-plugin", "mc-c4", "mc-default",
+                            "mc-c64"]
     for c in big:
         yield "cpu", c, ["direct", "nbd-plugin", "mc-c1", "mc-c4",
                          "mc-default", "mc-c16-s8M", "mc-c64",

@@ -22,7 +22,8 @@ top = os.path.dirname(os.path.dirname(os.path.dirname(
 CLIENT_TITLE = {"qemu-img-m8": "qemu-img -m 8", "qemu-img-m16":
                 "qemu-img -m 16", "nbdcopy": "nbdcopy",
                 "fio-randwrite": "fio random writes",
-                "fio-4k-1": "fio 4K, 1 job", "fio-4k-4": "fio 4K, 4 jobs"}
+                "fio-4k-1": "fio 4K, 1 job", "fio-4k-4": "fio 4K, 4 jobs",
+                "fio-fsync": "fio 4K with fsync=1"}
 
 
 def load():
@@ -124,12 +125,28 @@ for c in ("qemu-img-m8", "nbdcopy"):
 
 # issue 21: a request costs no more than through the nbd plugin (the
 # same number of requests in less or equal time: IOPS at least equal).
-for c in plan.SMALL_CLIENTS:
+for c in ("fio-4k-1", "fio-4k-4"):
     TARGETS.append((
         f"small requests, {CLIENT_TITLE[c]}, queue depth 32: multicopy "
         "(defaults) / nbd plugin time <= 1.0",
         lambda c=c: ratio("small", c, "mc-default", "nbd-plugin"),
         lambda v: v <= 1.0))
+
+# A link capped per connection is where several connections matter most.
+for c in ("qemu-img-m8", "nbdcopy"):
+    TARGETS.append((
+        f"capped link (200 Mbit/s per connection), {CLIENT_TITLE[c]}: "
+        "direct / multicopy (defaults) >= 12",
+        lambda c=c: ratio("capped", c, "direct", "mc-default"),
+        lambda v: v >= 12))
+
+# A flush after every write: what a flush costs each front end.
+for cfg, what in (("mc-default", "multicopy (defaults)"),
+                  ("filter-default", "the filter over the nbd plugin")):
+    TARGETS.append((
+        f"fsync-heavy, fio 4K with fsync=1: {what} / nbd plugin <= 1.05",
+        lambda cfg=cfg: ratio("fsync", "fio-fsync", cfg, "nbd-plugin"),
+        lambda v: v <= 1.05))
 
 TARGETS.append((
     "two servers, one with 50 ms writes, fio: max-in-flight=auto / "

@@ -17,6 +17,10 @@
 #                    for connections=64, and for a check beside them)
 #           small    nbdkit memory with 16 threads, parallel, no delay:
 #                    what each request costs
+#           capped   nbdkit memory behind the rate filter, 200 Mbit/s
+#                    per connection, no multi-conn: a WAN path
+#           fsync    nbdkit file on a raw file in /dev/shm, for a
+#                    client that flushes after every write
 #           unequal  two nbdkit file servers of one file in /dev/shm,
 #                    the second with 50 ms per write (route multicopy
 #                    only: uri= given twice)
@@ -129,6 +133,14 @@ start ()
     small)
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" --threads 16 \
         memory "$BENCH_SIZE" ;;
+    capped)
+      nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
+        --filter=multi-conn --filter=rate memory "$BENCH_SIZE" \
+        multi-conn-mode=disable connection-rate=200M ;;
+    fsync)
+      truncate -s "$BENCH_SIZE" /dev/shm/mc-bench-dst.raw
+      nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
+        file /dev/shm/mc-bench-dst.raw ;;
     unequal)
       truncate -s "$BENCH_SIZE" /dev/shm/mc-bench-dst.raw
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
@@ -140,11 +152,13 @@ start ()
     *) echo "servers.sh: unknown scenario $scenario" >&2; exit 1 ;;
   esac
   wait_socket "$dir/dst.sock"
-  # Fill the memory destinations, in 32M requests (the NBD maximum):
-  # 16 delays for 512M.
-  [ "$scenario" = cpu ] || [ "$scenario" = unequal ] ||
-    [ "$scenario" = small ] ||
-    nbdcopy --request-size=$((32 << 20)) "$dir/fill.raw" "$dst"
+  # Fill the delayed memory destinations, in 32M requests (the NBD
+  # maximum): 16 delays for 512M.  (A capped link would take longer to
+  # fill than to time.)
+  case $scenario in
+    latency|latency10|floor)
+      nbdcopy --request-size=$((32 << 20)) "$dir/fill.raw" "$dst" ;;
+  esac
 
   case $route in
     direct)
