@@ -84,6 +84,7 @@ ask (struct pool *p, unsigned i)
 struct flush_job {
   unsigned i;
   uint32_t flags;
+  uint64_t ticket;              /* dirty.h */
   int r;
   int err;
   pthread_t thread;
@@ -99,13 +100,16 @@ flush_one (void *vp)
   pool_ctx_lock (job->i);
   job->r = c->flush (c, job->flags, &job->err);
   pool_ctx_unlock (job->i);
-  dirty_flush_end (&pool.dirty[job->i]);
   stats_count (&pool.stats[job->i], STATS_FLUSH, 0);
+  /* Told before it ends: a flush that waited for this one relies on
+   * its client's errseq check.
+   */
   if (job->r == -1) {
     errseq_record (&pool.losses);
     atomic_fetch_add_explicit (&pool.stats[job->i].lost_writes, 1,
                                memory_order_relaxed);
   }
+  dirty_flush_end (&pool.dirty[job->i], job->ticket);
   return NULL;
 }
 
@@ -113,13 +117,26 @@ int
 pool_flush (uint32_t flags, int *err)
 {
   struct flush_job jobs[MULTICOPY_CONNECTIONS_MAX];
+  uint64_t tickets[MULTICOPY_CONNECTIONS_MAX];
+  uint64_t waits = 0;           /* bit i: waits for another's flush */
   bool parallel = !pool.lock_each;
   unsigned i, n = 0;
   int r = 0;
 
-  for (i = 0; i < pool.nr; ++i)
-    if (dirty_flush_begin (&pool.dirty[i]))
-      jobs[n++] = (struct flush_job) { .i = i, .flags = flags };
+  for (i = 0; i < pool.nr; ++i) {
+    switch (dirty_flush_begin (&pool.dirty[i], true, &tickets[i])) {
+    case DIRTY_CLEAN:
+      break;
+    case DIRTY_WAIT:
+      waits |= UINT64_C (1) << i;
+      break;
+    case DIRTY_SEND:
+      jobs[n++] = (struct flush_job) {
+        .i = i, .flags = flags, .ticket = tickets[i],
+      };
+      break;
+    }
+  }
   /* The last one is flushed by this thread, after starting the others:
    * a client that wrote to one context since its last flush (fsync
    * after each write) starts no thread at all.
@@ -133,6 +150,13 @@ pool_flush (uint32_t flags, int *err)
     else
       flush_one (&jobs[i]);
   }
+  /* After our own have ended, so that two flushes never wait for each
+   * other.  A loss in a flush waited for is told by the caller's errseq
+   * check.
+   */
+  for (i = 0; i < pool.nr; ++i)
+    if (waits & (UINT64_C (1) << i))
+      dirty_flush_wait (&pool.dirty[i], tickets[i]);
   /* Every context has been flushed; report the first failure. */
   for (i = 0; i < n; ++i) {
     if (jobs[i].r == -1 && r == 0) {

@@ -69,6 +69,7 @@ struct flush_part {
   struct request *req;
   unsigned gen;                 /* the handle it went to */
   uint64_t mark;                /* what of the replay log it covers */
+  uint64_t ticket;              /* its own, or the flush it waits for */
   int err;
 };
 
@@ -108,6 +109,7 @@ flush_dirty (void)
 {
   struct flush_part part[MULTICOPY_CONNECTIONS_MAX];
   uint64_t sent = 0;            /* bit i: flushed connection i */
+  uint64_t waits = 0;           /* bit i: waits for another's flush */
   struct request req;
   unsigned i;
   int err;
@@ -118,12 +120,22 @@ flush_dirty (void)
     nbd_completion_callback cb = {
       .callback = part_completed, .user_data = &part[i],
     };
+    uint64_t ticket;
 
-    if (!dirty_flush_begin (&u->dirty))
+    switch (dirty_flush_begin (&u->dirty, true, &ticket)) {
+    case DIRTY_CLEAN:
       continue;
+    case DIRTY_WAIT:
+      waits |= UINT64_C (1) << i;
+      part[i].ticket = ticket;
+      continue;
+    case DIRTY_SEND:
+      break;
+    }
     sent |= UINT64_C (1) << i;
     part[i] = (struct flush_part) {
       .req = &req, .gen = atomic_load (&u->gen), .mark = replay_mark (u),
+      .ticket = ticket,
     };
     request_hold (&req);
     /* Once sent, the part is its completion's to write. */
@@ -148,8 +160,15 @@ flush_dirty (void)
       replay_covered (u, part[i].mark);
     else if ((e = flush_failed (u, &part[i])) != 0 && err == 0)
       err = e;
-    dirty_flush_end (&u->dirty);
+    dirty_flush_end (&u->dirty, part[i].ticket);
   }
+  /* After ending our own, so that two flushes never wait for each
+   * other.  A loss in the flush waited for is told by the caller's
+   * errseq check.
+   */
+  for (i = 0; i < pool.nr; ++i)
+    if (waits & (UINT64_C (1) << i))
+      dirty_flush_wait (&pool.conn[i].dirty, part[i].ticket);
   if (err) {
     nbdkit_set_error (upstream_errno (err));
     return -1;

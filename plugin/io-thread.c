@@ -133,7 +133,7 @@ exit_flush_done (void *vp, int *error)
   struct upstream *u = vp;
 
   atomic_store (&u->exit_flush_err, *error);
-  dirty_flush_end (&u->dirty);
+  dirty_flush_end (&u->dirty, u->exit_flush_ticket);
   return 1;
 }
 
@@ -148,13 +148,15 @@ flush_before_cut (struct upstream *u)
 {
   nbd_completion_callback cb = { .callback = exit_flush_done, .user_data = u };
 
-  if (!pool.caps.can_flush || !dirty_flush_begin (&u->dirty))
+  if (!pool.caps.can_flush ||
+      dirty_flush_begin (&u->dirty, false, &u->exit_flush_ticket) !=
+      DIRTY_SEND)
     return false;
   atomic_store (&u->exit_flush_sent, true);
   pthread_rwlock_rdlock (&u->handle_lock);
   if (nbd_aio_flush (u->nbd, cb, 0) == -1) {
     atomic_store (&u->exit_flush_err, EIO);
-    dirty_flush_end (&u->dirty);
+    dirty_flush_end (&u->dirty, u->exit_flush_ticket);
   }
   else
     stats_count (&u->stats, STATS_FLUSH, 0);

@@ -82,6 +82,7 @@ struct upstream {
    */
   atomic_bool exit_flush_sent;
   atomic_int exit_flush_err;
+  uint64_t exit_flush_ticket;   /* its ticket (dirty.h) */
 
   /* Replay (replay.c): what it acknowledged that no flush of it has
    * covered, to send again on a new connection.  log_lock guards the

@@ -7,7 +7,8 @@
 # flush on it is still in flight.  So a client's flush goes to the
 # dirty ones only, exit flushes none after FUA writes, and a flush that
 # finds a connection clean because another client's flush took its
-# mark still waits for the data to be on the store.
+# mark still waits for the data to be on the store, for that flush
+# and without sending its own.
 source "$(dirname "$0")/functions.sh"
 requires nbdsh python3
 export PATH=/usr/bin:$PATH
@@ -66,6 +67,9 @@ for kind in plugin filter; do
   CLIENT_TIMEOUT=30 client flush-covers-in-flight.py "$(uri r)" \
     "$tmp/store.raw" $((3 * 65536))
   stop_front r $kind
+  n=$(flushes "$tmp/r.trace")
+  [ "$n" -eq 1 ] ||
+    fail "$kind: two flushes waited for one in flight, yet the upstream saw $n"
   rm -f "$tmp/store.raw"
 done
 echo ok
