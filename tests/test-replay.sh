@@ -49,6 +49,8 @@ store_is_source ()
 
 # cut_twice CLIENT PARAMS...: the copy through multicopy (PARAMS) over
 # the relay, every connection cut at 0.7 s and at 1.6 s; sets $rc.
+# With lossy set, the copy may fail before the second cut: without
+# replay, its next write after the first loss fails (seen in CI).
 cut_twice ()
 {
   local client=$1
@@ -67,8 +69,11 @@ cut_twice ()
   kill -0 $pid || fail "the copy ended before the first cut"
   cut_all proxy
   sleep 0.9
-  kill -0 $pid || fail "the copy ended before the second cut"
-  cut_all proxy
+  if kill -0 $pid; then
+    cut_all proxy
+  elif [ -z "${lossy:-}" ]; then
+    fail "the copy ended before the second cut"
+  fi
   timeout 120 tail --pid=$pid -f /dev/null || fail "the copy hung"
   wait $pid || rc=$?
   stop_server mc
@@ -90,7 +95,7 @@ for client in qemu-img nbdcopy; do
 done
 
 echo "== without replay the same cuts lose data, and qemu-img is told"
-cut_twice qemu-img replay-buffer=0
+lossy=1 cut_twice qemu-img replay-buffer=0
 grep -q 'was lost while it held writes' "$tmp/mc.log" ||
   fail "no loss reported without replay: the fixture dropped nothing"
 [ $rc -ne 0 ] || store_is_source ||
