@@ -30,11 +30,25 @@
  */
 #define STOP_POLL_MS 100
 
-/* The pieces in flight to one group of paths, and their limit. */
+/* A piece waiting for a place.  Places are handed over in the order
+ * pieces came, each to its waiter: with one condition variable for
+ * all, which waiter wakes is the scheduler's choice, and with the
+ * stop poll's timeouts the same few threads won every time, starving
+ * the other clients (test-in-flight, "fair").
+ */
+struct waiter {
+  pthread_cond_t granted_cond;
+  bool granted;
+  struct waiter *next;
+};
+
+/* The pieces in flight to one group of paths, their limit, and the
+ * queue of pieces waiting for a place.
+ */
 struct gate {
   struct flow_limit fl;
-  pthread_cond_t room;
-  unsigned in_flight, waiting;
+  unsigned in_flight;
+  struct waiter *head, **tail;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -62,8 +76,9 @@ in_flight_init (unsigned paths, const unsigned *groups, unsigned max)
   }
   for (i = 0; i < nr_gates; ++i) {
     flow_limit_init (&gates[i].fl, START_PER_CONNECTION * per[i], max);
-    pthread_cond_init (&gates[i].room, NULL);
-    gates[i].in_flight = gates[i].waiting = 0;
+    gates[i].in_flight = 0;
+    gates[i].head = NULL;
+    gates[i].tail = &gates[i].head;
   }
   pthread_mutex_unlock (&lock);
   nbdkit_debug ("pieces in flight: %s, starting at %u%s",
@@ -81,65 +96,106 @@ in_flight_stop_when (bool (*stop) (void))
   pthread_mutex_unlock (&lock);
 }
 
-/* Wait for room at g, for at most a slice if a stop condition is set. */
+/* Under lock: one more piece in flight at g. */
 static void
-wait_for_room (struct gate *g)
+take_place (struct gate *g)
 {
-  struct timespec ts;
+  g->in_flight++;
+  if (++in_flight > most)
+    most = in_flight;
+  flow_limit_issued (&g->fl, g->in_flight);
+}
 
-  if (stopping == NULL) {
-    pthread_cond_wait (&g->room, &lock);
-    return;
+/* Under lock: the places free at g to the oldest waiters. */
+static void
+hand_over (struct gate *g)
+{
+  while (g->head && g->in_flight < flow_limit_get (&g->fl)) {
+    struct waiter *w = g->head;
+
+    g->head = w->next;
+    if (g->head == NULL)
+      g->tail = &g->head;
+    take_place (g);
+    w->granted = true;
+    pthread_cond_signal (&w->granted_cond);
   }
-  ts = realtime_in_ms (STOP_POLL_MS);
-  pthread_cond_timedwait (&g->room, &lock, &ts);
+}
+
+/* Under lock: w leaves g's queue without a place. */
+static void
+leave_queue (struct gate *g, struct waiter *w)
+{
+  struct waiter **pp;
+
+  for (pp = &g->head; *pp != w; pp = &(*pp)->next)
+    ;
+  *pp = w->next;
+  if (*pp == NULL)
+    g->tail = pp;
+}
+
+/* Under lock, queued at g: wait to be handed a place, or for the stop
+ * condition (a signal handler may make it true, which cannot wake a
+ * condition variable: looked at every STOP_POLL_MS).  0 or -1.
+ */
+static int
+wait_for_place (struct gate *g, struct waiter *w)
+{
+  while (!w->granted) {
+    struct timespec ts;
+
+    if (stopping == NULL) {
+      pthread_cond_wait (&w->granted_cond, &lock);
+      continue;
+    }
+    if (stopping ()) {
+      leave_queue (g, w);
+      return -1;
+    }
+    ts = realtime_in_ms (STOP_POLL_MS);
+    pthread_cond_timedwait (&w->granted_cond, &lock, &ts);
+  }
+  return 0;
 }
 
 int
 in_flight_acquire (unsigned path, uint64_t request_len)
 {
   struct gate *g = &gates[group_of[path % IN_FLIGHT_PATHS_MAX]];
+  struct waiter w = { .granted = false, .next = NULL };
+  int r;
 
   /* fixed does not change once I/O has begun. */
   if (request_len < IN_FLIGHT_SMALL && !g->fl.fixed)
     return 0;
   pthread_mutex_lock (&lock);
-  while (g->in_flight >= flow_limit_get (&g->fl)) {
-    if (stopping && stopping ()) {
-      pthread_mutex_unlock (&lock);
-      return -1;
-    }
-    g->waiting++;
-    wait_for_room (g);
-    g->waiting--;
+  /* Nobody overtakes a piece that waits. */
+  if (g->head == NULL && g->in_flight < flow_limit_get (&g->fl)) {
+    take_place (g);
+    pthread_mutex_unlock (&lock);
+    return 1;
   }
-  g->in_flight++;
-  if (++in_flight > most)
-    most = in_flight;
-  flow_limit_issued (&g->fl, g->in_flight);
+  pthread_cond_init (&w.granted_cond, NULL);
+  *g->tail = &w;
+  g->tail = &w.next;
+  r = wait_for_place (g, &w);
   pthread_mutex_unlock (&lock);
-  return 1;
+  pthread_cond_destroy (&w.granted_cond);
+  return r == 0 ? 1 : -1;
 }
 
 void
 in_flight_release (int64_t rtt_us, unsigned path)
 {
   struct gate *g = &gates[group_of[path % IN_FLIGHT_PATHS_MAX]];
-  unsigned before;
 
   pthread_mutex_lock (&lock);
   g->in_flight--;
   in_flight--;
-  before = flow_limit_get (&g->fl);
-  if (rtt_us >= 0 && flow_limit_sample (&g->fl, now_us (), rtt_us) &&
-      flow_limit_get (&g->fl) > before + 1)
-    /* Room for more than the one this release made. */
-    pthread_cond_broadcast (&g->room);
-  else if (g->waiting && g->in_flight < flow_limit_get (&g->fl))
-    /* One, not all: a herd of woken workers costs more CPU than the
-     * limit saves.
-     */
-    pthread_cond_signal (&g->room);
+  if (rtt_us >= 0)
+    flow_limit_sample (&g->fl, now_us (), rtt_us);
+  hand_over (g);
   pthread_mutex_unlock (&lock);
 }
 

@@ -16,6 +16,10 @@
 #    at once (as many as nbdkit has threads) all reach a slow server
 #    at once, where 16 of 64K do not (the limit starts at 4 per
 #    connection).
+#  - places are shared fairly: four clients that each keep 4 writes
+#    waiting under max-in-flight=1 get about a quarter of the writes
+#    each (the gate queues them in the order they came; before, a
+#    few threads won every wake-up and a client could wait 30 s).
 #  The copies stay byte for byte right.
 source "$(dirname "$0")/functions.sh"
 requires qemu-img nbdcopy python3 bc
@@ -112,4 +116,42 @@ for route in plugin filter; do
   read -r most late typical <"$tmp/$route-64k.in-flight"
   echo "16 writes of 64K: $most at once"
   [ "$most" -lt 16 ] || fail "$route: auto let all 16 writes of 64K out at once"
+done
+
+# fair NAME ROUTE: four clients keep 4 writes of 64K each in flight
+# for 5 s through multicopy (4 connections, max-in-flight=1) into a
+# server that holds each write for 100 ms; the writes each had
+# acknowledged into $tmp/NAME.acked.
+fair ()
+{
+  local name=$1 route=$2
+  start_nbdkit "$name-up" --filter=delay memory 64M wdelay=100ms
+  if [ "$route" = plugin ]; then
+    start_multicopy "$name" "$name-up" connections=4 max-in-flight=1
+  else
+    start_nbdkit "$name" --filter="$filter" nbd uri="$(uri "$name-up")" \
+      connections=4 max-in-flight=1
+  fi
+  client fair-share.py "$(uri "$name")" 4 4 5 >"$tmp/$name.acked"
+  stop_server "$name"
+  stop_server "$name-up"
+}
+
+for route in plugin filter; do
+  echo "== $route: four clients share max-in-flight=1"
+  fair "$route-fair" $route
+  read -r -a acked <"$tmp/$route-fair.acked"
+  total=0 least=${acked[0]} most=${acked[0]}
+  for a in "${acked[@]}"; do
+    total=$((total + a))
+    [ "$a" -ge "$least" ] || least=$a
+    [ "$a" -le "$most" ] || most=$a
+  done
+  echo "writes acknowledged per client: ${acked[*]}"
+  [ "$total" -ge 16 ] || fail "$route: only $total writes in 5 s: the check means nothing"
+  # In turns, a client is at most one round behind another, and a
+  # round is its 4 writes; a little more for a client slow to resend.
+  spread=$(( total / 8 > 4 ? total / 8 : 4 ))
+  [ $((most - least)) -le "$spread" ] ||
+    fail "$route: unfair shares ${acked[*]}: one client got $most, another $least"
 done

@@ -45,16 +45,24 @@ def write(uri, clients, depth, record):
             acked[i] += 1
         return 1
 
+    def issue(i):
+        off = nxt[i]
+        nxt[i] += CHUNK
+        handles[i].aio_pwrite(pattern(off), off,
+                              lambda err: done(i, off, err))
+
+    # The first writes in turns, one client's after another's: the
+    # server queues them in the order they come.
+    for _ in range(depth):
+        for i in range(clients):
+            issue(i)
     alive = set(range(clients))
     while alive:
         for i in list(alive):
             h = handles[i]
             try:
                 while h.aio_in_flight() < depth and nxt[i] < end[i]:
-                    off = nxt[i]
-                    nxt[i] += CHUNK
-                    h.aio_pwrite(pattern(off), off,
-                                 lambda err, i=i, off=off: done(i, off, err))
+                    issue(i)
                 if h.aio_in_flight() == 0:
                     alive.discard(i)
                     continue
