@@ -59,4 +59,8 @@ realtime_in_ms (int64_t ms)
 #define MS_FMT "%u.%03us"
 #define MS_ARGS(ms) (unsigned) ((ms) / 1000), (unsigned) ((ms) % 1000)
 
+/* A round trip in µs as the messages print it, in ms: "%u.%03ums". */
+#define US_FMT "%u.%03ums"
+#define US_ARGS(us) (unsigned) ((us) / 1000), (unsigned) ((us) % 1000)
+
 #endif /* MULTICOPY_CLOCK_H */

@@ -248,8 +248,10 @@ config_key (const char *key, const char *value)
     config.export = value;
   else if (strcmp (key, "connections") == 0)
     return multicopy_parse_connections (value, &config.connections);
-  else if (strcmp (key, "segment-size") == 0)
+  else if (strcmp (key, "segment-size") == 0) {
+    config.segment_size_given = true;
     return multicopy_parse_segment_size (value, &config.segment_size);
+  }
   else if (strcmp (key, "max-in-flight") == 0)
     return multicopy_parse_max_in_flight (value, &config.max_in_flight);
   else if (strcmp (key, "connect-timeout") == 0)

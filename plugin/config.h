@@ -42,6 +42,7 @@ struct upstream_config {
 
   unsigned connections;
   uint64_t segment_size;
+  bool segment_size_given;      /* else chosen at startup (stripe-choice.h) */
   unsigned max_in_flight;       /* pieces over all connections, 0: adapt */
   unsigned connect_timeout_ms;  /* one deadline for a round of handshakes */
   unsigned retry_ms;            /* at startup: how long to keep trying */

@@ -39,6 +39,7 @@
 #include "pool.h"
 #include "shutdown.h"
 #include "stats.h"
+#include "stripe-choice.h"
 #include "upstream.h"
 
 struct pool pool;
@@ -193,7 +194,8 @@ size_pieces (void)
 
 /* The startup lines: what came up and how it is used. */
 static void
-say_what_is_up (int n, const unsigned *servers, uint64_t log_share)
+say_what_is_up (int n, const unsigned *servers, uint64_t log_share,
+                const char *stripe_why)
 {
   unsigned i;
 
@@ -208,10 +210,11 @@ say_what_is_up (int n, const unsigned *servers, uint64_t log_share)
   }
   /* Said without -v too: the one line that tells what is in use. */
   multicopy_notice ("%d upstream connection%s up%s, stripes of %" PRIu64
-                    " bytes, %" PRIi64 " bytes in all, %s",
+                    " bytes (%s), %" PRIi64 " bytes in all, %s",
                     n, n == 1 ? "" : "s", spread (servers, n),
-                    config.segment_size, pool.caps.size,
-                    replay_said (n, log_share));
+                    config.segment_size,
+                    stripe_why,
+                    pool.caps.size, replay_said (n, log_share));
   for (i = 0; i < (unsigned) n; ++i)
     nbdkit_debug ("upstream connection %u: %s", i,
                   config.servers[servers[i]].name);
@@ -229,6 +232,7 @@ pool_open (void)
   struct nbd_handle *handles[MULTICOPY_CONNECTIONS_MAX];
   unsigned servers[MULTICOPY_CONNECTIONS_MAX];
   char *probe_bufs = NULL;
+  char stripe_why[128] = "as segment-size= asks";
   uint64_t log_start, log_share;
   unsigned i;
   int n;
@@ -240,6 +244,9 @@ pool_open (void)
   if (merge_caps (handles, servers, n) == -1)
     goto err;
   pool.description = nbd_get_export_description (handles[0]);
+  if (!config.segment_size_given)
+    stripe_choose (handles, n, &pool.caps, &config.segment_size,
+                   stripe_why, sizeof stripe_why);
 
   if (multicopy_check_block_size (config.segment_size,
                                   pool.caps.blocks.min,
@@ -274,7 +281,7 @@ pool_open (void)
     abort ();
   in_flight_init (n, servers, config.max_in_flight);
 
-  say_what_is_up (n, servers, log_share);
+  say_what_is_up (n, servers, log_share, stripe_why);
   return 0;
 
  err:

@@ -9,7 +9,9 @@
 #   servers.sh stop
 #
 # SCENARIO: latency  nbdkit memory, one request at a time per
-#                    connection, 2ms per write/zero/trim, no multi-conn
+#                    connection, 2ms per request (reads too, as on a
+#                    network: multicopy times a read at startup to
+#                    choose its stripe), no multi-conn
 #           latency10  the same with 10ms, a slow remote link
 #           floor    the same with no delay: what the path costs
 #                    besides latency
@@ -125,7 +127,8 @@ start ()
       [ "$scenario" = floor ] && delay=0
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
         --filter=multi-conn --filter=noparallel --filter=delay \
-        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" ;;
+        memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" \
+        rdelay="$delay" ;;
     cpu)
       qemu-img create -q -f qcow2 /dev/shm/mc-bench-dst.qcow2 "$BENCH_SIZE"
       qemu-nbd -t -e 128 -f qcow2 -k "$dir/dst.sock" \

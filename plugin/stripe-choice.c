@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+ */
+
+/* nbdkit-multicopy: the stripe chosen from the round trip
+ * (stripe-choice.h).
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <libnbd.h>
+
+#include "clock.h"
+#include "params.h"
+#include "stripe-choice.h"
+
+#define PROBE_READS  5
+#define PROBE_MAX_LEN 4096
+/* A round trip this long is far in any case: no need to wait more. */
+#define PROBE_TIMEOUT_MS 2000
+
+/* Where the reads land.  Not on the stack: a read that timed out is
+ * left in flight (the handle carries on, and libnbd retires it), and
+ * its reply may still come and be written here.  Nothing reads it.
+ */
+static char scratch[PROBE_MAX_LEN];
+
+/* One read of len bytes at 0 on h: its round trip in µs, or -1 if it
+ * failed or took over PROBE_TIMEOUT_MS.
+ */
+static int64_t
+time_one_read (struct nbd_handle *h, void *buf, size_t len)
+{
+  int64_t t0 = now_us (), waited;
+  int64_t cookie = nbd_aio_pread (h, buf, len, 0, NBD_NULL_COMPLETION, 0);
+
+  if (cookie == -1)
+    return -1;
+  for (;;) {
+    int done = nbd_aio_command_completed (h, cookie);
+
+    if (done == 1)
+      return now_us () - t0;
+    waited = (now_us () - t0) / 1000;
+    if (done == -1 || waited >= PROBE_TIMEOUT_MS ||
+        nbd_poll (h, PROBE_TIMEOUT_MS - waited) == -1)
+      return -1;
+  }
+}
+
+static int
+compare_us (const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+
+  return (x > y) - (x < y);
+}
+
+void
+stripe_choose (struct nbd_handle **handles, int n,
+               const struct export_caps *caps,
+               uint64_t *segment_size, char *why, size_t len)
+{
+  size_t plen = caps->blocks.min > 0 ? caps->blocks.min : 1;
+  int64_t rtt[PROBE_READS], median;
+  unsigned i;
+
+  *segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
+  if (plen > sizeof scratch || (int64_t) plen > caps->size) {
+    snprintf (why, len, "the default: the disk is too small to probe");
+    return;
+  }
+  /* Over the connections in turn, so that one server does not decide
+   * for several.
+   */
+  for (i = 0; i < PROBE_READS; ++i) {
+    rtt[i] = time_one_read (handles[i % n], scratch, plen);
+    if (rtt[i] == -1) {
+      snprintf (why, len, "the default: a read to time the upstream's "
+                "round trip failed or took over %d ms", PROBE_TIMEOUT_MS);
+      return;
+    }
+  }
+  qsort (rtt, PROBE_READS, sizeof rtt[0], compare_us);
+  median = rtt[PROBE_READS / 2];
+  if (median >= STRIPE_FAR_RTT_US)
+    *segment_size = STRIPE_FAR_SIZE;
+  snprintf (why, len, "%s: the upstream's round trip is " US_FMT
+            ", %s %d ms",
+            median >= STRIPE_FAR_RTT_US ? "chosen" : "the default",
+            US_ARGS (median),
+            median >= STRIPE_FAR_RTT_US ? "at least" : "under",
+            STRIPE_FAR_RTT_US / 1000);
+}

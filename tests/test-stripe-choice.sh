@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
+# Without segment-size= the plugin times a few reads at startup and
+# chooses its stripe from the upstream's round trip (stripe-choice.h):
+#  - a far upstream (20 ms a request): 1 MiB stripes, said on the
+#    startup line; a 2 MiB write reaches it as two 1 MiB writes on two
+#    connections, and the data is right;
+#  - segment-size= always wins, and the line says it was asked for;
+#  - a near upstream (this host, no delay): the default 2 MiB;
+#  - an upstream whose reads take 3 s: startup does not wait for them
+#    past 2 s, keeps the default and says why; writes work.
+source "$(dirname "$0")/functions.sh"
+requires nbdsh
+
+# write_2m NAME: 2 MiB of a pattern at offset 0 through the multicopy
+# server NAME.
+write_2m ()
+{
+  nbdsh -u "$(uri "$1")" -c 'h.pwrite(b"multicopy" * 233016 + b"01234567", 0)'
+}
+
+# writes_of NAME BYTES: how many writes of BYTES the upstream's log
+# ($tmp/NAME.upstream) saw.
+writes_of ()
+{
+  grep -c "Write .* count=$(printf '0x%x' "$2") " "$tmp/$1.upstream" || true
+}
+
+# stored_is_pattern NAME: the upstream NAME holds the pattern at 0.
+stored_is_pattern ()
+{
+  nbdsh -u "$(uri "$1")" -c '
+assert h.pread(2097152, 0) == b"multicopy" * 233016 + b"01234567"'
+}
+
+echo "== a far upstream: 20 ms a request"
+start_nbdkit far --filter=log --filter=delay memory 64M rdelay=20ms \
+  wdelay=20ms logfile="$tmp/far.upstream"
+start_multicopy mc far connections=4
+grep 'stripes of' "$tmp/mc.log"
+grep -q 'stripes of 1048576 bytes (chosen: the upstream.s round trip is' \
+  "$tmp/mc.log" || fail "1 MiB stripes were not chosen for a far upstream"
+write_2m mc
+stop_server mc
+[ "$(writes_of far 1048576)" -eq 2 ] && [ "$(writes_of far 2097152)" -eq 0 ] ||
+  fail "the 2 MiB write did not go out as two stripes of 1 MiB: $(grep Write "$tmp/far.upstream")"
+stored_is_pattern far || fail "the far upstream holds other data"
+
+echo "== segment-size= wins"
+start_multicopy mc far connections=4 segment-size=2M
+grep 'stripes of' "$tmp/mc.log"
+grep -q 'stripes of 2097152 bytes (as segment-size= asks)' "$tmp/mc.log" ||
+  fail "segment-size=2M did not win over the round trip"
+stop_server mc
+stop_server far
+
+echo "== a near upstream"
+start_nbdkit near memory 64M
+start_multicopy mc near connections=4
+grep 'stripes of' "$tmp/mc.log"
+if [ -n "${MULTICOPY_CHECK:-}" ]; then
+  echo "near: under ${MULTICOPY_CHECK} the round trip is the checker's"
+else
+  grep -q 'stripes of 2097152 bytes (the default: the upstream.s round trip is .*, under 1 ms)' \
+    "$tmp/mc.log" || fail "the default was not kept for a near upstream"
+fi
+stop_server mc
+stop_server near
+
+echo "== an upstream whose reads take 3 s"
+start_nbdkit slow --filter=delay memory 64M rdelay=3000ms
+start=$(date +%s)
+start_multicopy mc slow connections=4
+grep 'stripes of' "$tmp/mc.log"
+grep -q 'stripes of 2097152 bytes (the default: a read to time the upstream.s round trip failed or took over 2000 ms)' \
+  "$tmp/mc.log" || fail "a probe that timed out did not keep the default"
+write_2m mc
+stop_server mc
+echo "up and written in $(( $(date +%s) - start )) s"
+stop_server slow
