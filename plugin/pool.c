@@ -244,8 +244,9 @@ pool_open (void)
   if (merge_caps (handles, servers, n) == -1)
     goto err;
   pool.description = nbd_get_export_description (handles[0]);
+  size_pieces ();
   if (!config.segment_size_given)
-    stripe_choose (handles, n, &pool.caps, &config.segment_size,
+    stripe_choose (handles, n, pool.probe_len, &config.segment_size,
                    stripe_why, sizeof stripe_why);
 
   if (multicopy_check_block_size (config.segment_size,
@@ -253,7 +254,6 @@ pool_open (void)
                                   pool.caps.blocks.pref, "upstream") == -1)
     goto err;
 
-  size_pieces ();
   if (replay_share (n, &log_start, &log_share) == -1)
     goto err;
 

@@ -17,7 +17,8 @@
 #include "stripe-choice.h"
 
 #define PROBE_READS  5
-#define PROBE_MAX_LEN 4096
+/* The largest minimum block size NBD allows. */
+#define PROBE_MAX_LEN 65536
 /* A round trip this long is far in any case: no need to wait more. */
 #define PROBE_TIMEOUT_MS 2000
 
@@ -59,16 +60,14 @@ compare_us (const void *a, const void *b)
 }
 
 void
-stripe_choose (struct nbd_handle **handles, int n,
-               const struct export_caps *caps,
+stripe_choose (struct nbd_handle **handles, int n, uint32_t probe_len,
                uint64_t *segment_size, char *why, size_t len)
 {
-  size_t plen = caps->blocks.min > 0 ? caps->blocks.min : 1;
   int64_t rtt[PROBE_READS], median;
   unsigned i;
 
   *segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
-  if (plen > sizeof scratch || (int64_t) plen > caps->size) {
+  if (probe_len == 0 || probe_len > sizeof scratch) {
     snprintf (why, len, "the default: the disk is too small to probe");
     return;
   }
@@ -76,7 +75,7 @@ stripe_choose (struct nbd_handle **handles, int n,
    * for several.
    */
   for (i = 0; i < PROBE_READS; ++i) {
-    rtt[i] = time_one_read (handles[i % n], scratch, plen);
+    rtt[i] = time_one_read (handles[i % n], scratch, probe_len);
     if (rtt[i] == -1) {
       snprintf (why, len, "the default: a read to time the upstream's "
                 "round trip failed or took over %d ms", PROBE_TIMEOUT_MS);

@@ -14,8 +14,6 @@
 
 #include <libnbd.h>
 
-#include "export-caps.h"
-
 /* Over this round trip the upstream is far (a network, not this
  * host): smaller stripes spread a copier's few large requests over
  * more connections, where each waits its round trip side by side.
@@ -25,14 +23,16 @@
 #define STRIPE_FAR_SIZE    (UINT64_C (1) << 20)
 
 /* With the n handles connected and nothing written yet, times a few
- * reads of one block at offset 0 and sets *segment_size: the default,
+ * reads of probe_len bytes (pool.probe_len, the smallest read the
+ * upstream takes; 0: the disk is smaller) at offset 0 and sets
+ * *segment_size: the default,
  * or STRIPE_FAR_SIZE if the median round trip is at least
  * STRIPE_FAR_RTT_US.  why (of len bytes) says what was measured.
  * Never fails: an upstream that does not answer in time keeps the
  * default.
  */
 extern void stripe_choose (struct nbd_handle **handles, int n,
-                           const struct export_caps *caps,
-                           uint64_t *segment_size, char *why, size_t len);
+                           uint32_t probe_len, uint64_t *segment_size,
+                           char *why, size_t len);
 
 #endif /* MULTICOPY_STRIPE_CHOICE_H */
