@@ -34,6 +34,7 @@
 #include "pool.h"
 #include "route.h"
 #include "shutdown.h"
+#include "stripe-choice.h"
 #include "upstream.h"
 
 /* Per client connection: whether it may write, and the losses of
@@ -88,6 +89,8 @@ multicopy_dump_plugin (void)
   printf ("multicopy_connections_max=%d\n", MULTICOPY_CONNECTIONS_MAX);
   printf ("multicopy_segment_size_default=%" PRIu64 "\n",
           MULTICOPY_SEGMENT_SIZE_DEFAULT);
+  printf ("multicopy_segment_size_far=%" PRIu64 "\n", STRIPE_FAR_SIZE);
+  printf ("multicopy_segment_size_far_rtt_us=%d\n", STRIPE_FAR_RTT_US);
   printf ("multicopy_segment_size_min=%" PRIu64 "\n",
           MULTICOPY_SEGMENT_SIZE_MIN);
   printf ("multicopy_segment_size_max=%" PRIu64 "\n",

@@ -9,9 +9,10 @@
 import sys
 
 SCENARIOS = {
-    "latency10": "10 ms per write: nbdkit memory, one request at a time "
-                 "per connection, no multi-conn (a slow remote target)",
-    "latency": "2 ms per write: the same",
+    "latency10": "10 ms per request (reads and writes): nbdkit memory, "
+                 "one request at a time per connection, no multi-conn (a "
+                 "slow remote target)",
+    "latency": "2 ms per request: the same",
     "floor": "no delay: the same destination without delay, what the "
              "copy costs besides latency",
     "cpu": "CPU-bound: qemu-nbd -e 128 on a qcow2 in /dev/shm",
