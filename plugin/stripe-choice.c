@@ -17,6 +17,10 @@
 #include "stripe-choice.h"
 
 #define PROBE_READS  5
+/* Reads of each of them, of which the shortest counts: a connection's
+ * first request can wait for the server to start a thread for it.
+ */
+#define PROBE_TRIES  2
 /* The largest minimum block size NBD allows. */
 #define PROBE_MAX_LEN 65536
 /* A round trip this long is far in any case: no need to wait more. */
@@ -51,6 +55,23 @@ time_one_read (struct nbd_handle *h, void *buf, size_t len)
   }
 }
 
+/* The shortest of PROBE_TRIES reads on h, or -1. */
+static int64_t
+shortest_read (struct nbd_handle *h, void *buf, size_t len)
+{
+  int64_t best = -1, t;
+  unsigned i;
+
+  for (i = 0; i < PROBE_TRIES; ++i) {
+    t = time_one_read (h, buf, len);
+    if (t == -1)
+      return -1;
+    if (best == -1 || t < best)
+      best = t;
+  }
+  return best;
+}
+
 static int
 compare_us (const void *a, const void *b)
 {
@@ -75,7 +96,7 @@ stripe_choose (struct nbd_handle **handles, int n, uint32_t probe_len,
    * for several.
    */
   for (i = 0; i < PROBE_READS; ++i) {
-    rtt[i] = time_one_read (handles[i % n], scratch, probe_len);
+    rtt[i] = shortest_read (handles[i % n], scratch, probe_len);
     if (rtt[i] == -1) {
       snprintf (why, len, "the default: a read to time the upstream's "
                 "round trip failed or took over %d ms", PROBE_TIMEOUT_MS);

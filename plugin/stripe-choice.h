@@ -26,8 +26,8 @@
  * reads of probe_len bytes (pool.probe_len, the smallest read the
  * upstream takes; 0: the disk is smaller) at offset 0 and sets
  * *segment_size: the default,
- * or STRIPE_FAR_SIZE if the median round trip is at least
- * STRIPE_FAR_RTT_US.  why (of len bytes) says what was measured.
+ * or STRIPE_FAR_SIZE if the median over the handles of each one's
+ * shortest round trip is at least STRIPE_FAR_RTT_US.  why (of len bytes) says what was measured.
  * Never fails: an upstream that does not answer in time keeps the
  * default.
  */

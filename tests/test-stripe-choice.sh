@@ -8,6 +8,8 @@
 #    connections, and the data is right;
 #  - segment-size= always wins, and the line says it was asked for;
 #  - a near upstream (this host, no delay): the default 2 MiB;
+#  - a near upstream whose first read on each connection takes 20 ms
+#    (a server starting a thread for it): still near, 2 MiB;
 #  - an upstream whose reads take 3 s: startup does not wait for them
 #    past 2 s, keeps the default and says why; writes work.
 source "$(dirname "$0")/functions.sh"
@@ -67,6 +69,19 @@ else
 fi
 stop_server mc
 stop_server near
+
+echo "== a near upstream, slow to answer a connection's first read"
+start_nbdkit slowfirst "$wbcache" size=64M first-read-delay=20
+start_multicopy mc slowfirst connections=4
+grep 'stripes of' "$tmp/mc.log"
+if [ -n "${MULTICOPY_CHECK:-}" ]; then
+  echo "slowfirst: under ${MULTICOPY_CHECK} the round trip is the checker's"
+else
+  grep -q 'stripes of 2097152 bytes (the default: the upstream.s round trip is .*, under 1 ms)' \
+    "$tmp/mc.log" || fail "first reads that wait for a thread made a near upstream look far"
+fi
+stop_server mc
+stop_server slowfirst
 
 echo "== an upstream whose reads take 3 s"
 start_nbdkit slow --filter=delay memory 64M rdelay=3000ms
