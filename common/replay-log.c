@@ -10,8 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "replay-log.h"
+
+/* Linux 5.14; the value is the kernel's, for older headers. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define ALIGN 8
 #define HEADER sizeof (struct replay_entry)
@@ -20,6 +26,24 @@ size_t
 replay_entry_size (size_t len)
 {
   return (HEADER + len + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* Map the pages of [from, to) of the ring in one call, before any
+ * copy touches them: a page fault per page costs about twice as much
+ * (on a VM each fault may also leave the guest).  An older kernel
+ * refuses, and the copies fault them in as before.
+ */
+static void
+populate (struct replay_log *log, size_t from, size_t to)
+{
+  size_t page = sysconf (_SC_PAGESIZE);
+
+  from = from / page * page;
+  to = (to + page - 1) / page * page;
+  if (to > log->capacity)
+    to = log->capacity;
+  if (to > from)
+    madvise (log->buf + from, to - from, MADV_POPULATE_WRITE);
 }
 
 /* The ring is mapped, not allocated: untouched pages cost nothing, and
@@ -39,7 +63,13 @@ replay_log_init (struct replay_log *log, size_t size, size_t capacity)
             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
     return -1;
+  /* Small pages: a huge page's first touch costs several times more
+   * per byte here (a VM's host backs it afresh), and the ring is
+   * touched a piece at a time, as it grows.
+   */
+  madvise (p, log->capacity, MADV_NOHUGEPAGE);
   log->buf = p;
+  populate (log, 0, log->size);
   return 0;
 }
 
@@ -59,6 +89,7 @@ replay_log_grow (struct replay_log *log)
       return false;             /* wrapped: grow when it is not */
     log->head = log->size;
   }
+  populate (log, log->size, bigger);
   log->size = bigger;
   return true;
 }
