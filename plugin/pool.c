@@ -54,6 +54,7 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf,
   pthread_rwlock_init (&u->handle_lock, NULL);
   u->nbd = nbd;
   u->fd = nbd_aio_get_fd (nbd);
+  atomic_init (&u->multi_conn, nbd_can_multi_conn (nbd) == 1);
   atomic_init (&u->gen, 0);
   atomic_init (&u->leaving, false);
   pthread_mutex_init (&u->state_lock, NULL);

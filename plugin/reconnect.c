@@ -106,6 +106,7 @@ swap_handle (struct upstream *u, struct nbd_handle *nbd)
   old = u->nbd;
   u->nbd = nbd;
   u->fd = nbd_aio_get_fd (nbd);
+  atomic_store (&u->multi_conn, nbd_can_multi_conn (nbd) == 1);
   atomic_store (&u->leaving, false);
   /* A writer marking dirty after this sees the new generation and
    * reports the loss itself (route.c); one that marked before is seen

@@ -21,7 +21,10 @@
  * the first touch of memory is dear (this one: about 2 ms a MiB, as
  * much as the copy itself), a fresh nbdkit touches little of it.
  * qemu-img convert flushes only at its very end, so these flushes are
- * what bounds memory for it.
+ * what bounds memory for it.  When the server advertises multi-conn, a
+ * flush on one of its connections covers what all of them had
+ * completed before it was sent: one internal flush then frees the logs
+ * of all its connections that have none out, not 16 flushes one each.
  *
  * The replay runs on the I/O thread, on the new handle before it is
  * put in place: until it is done and flushed, requests for the
@@ -34,6 +37,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,6 +91,8 @@ replay_init (struct upstream *u, uint64_t start, uint64_t share)
   pthread_cond_init (&u->log_room, NULL);
   u->log_flush_out = false;
   u->log_walking = false;
+  u->log_flush_others = NULL;
+  u->log_flush_nr_others = 0;
   u->log = (struct replay_log) { .size = start, .capacity = share };
 }
 
@@ -98,6 +104,11 @@ replay_alloc (struct upstream *u)
 
   if (share == 0)
     return 0;
+  u->log_flush_others = calloc (pool.nr, sizeof *u->log_flush_others);
+  if (u->log_flush_others == NULL) {
+    nbdkit_error ("calloc: %m");
+    return -1;
+  }
   if (replay_log_init (&u->log, start, share) == -1) {
     nbdkit_error ("replay-buffer: cannot map %" PRIu64 " bytes for "
                   "upstream connection %u: %m", share, u->index);
@@ -111,6 +122,8 @@ void
 replay_free (struct upstream *u)
 {
   replay_log_free (&u->log);
+  free (u->log_flush_others);
+  u->log_flush_others = NULL;
   pthread_mutex_destroy (&u->log_lock);
   pthread_cond_destroy (&u->log_room);
 }
@@ -125,18 +138,42 @@ log_changed (struct upstream *u)
                          memory_order_relaxed);
 }
 
+/* The internal flush that covered v's log up to its mark is done (ok:
+ * it succeeded).  A log whose connection was replaced meanwhile keeps
+ * its entries: the replay's own flush frees them.
+ */
+static void
+log_flush_over (struct upstream *v, bool ok)
+{
+  pthread_mutex_lock (&v->log_lock);
+  if (ok && !v->log_walking && atomic_load (&v->gen) == v->log_flush_gen)
+    replay_log_covered (&v->log, v->log_flush_mark);
+  v->log_flush_out = false;
+  log_changed (v);
+  pthread_cond_broadcast (&v->log_room);
+  pthread_mutex_unlock (&v->log_lock);
+}
+
+/* The others first: u's writers may start the next flush as soon as
+ * u's flag drops, and it reuses u's list.
+ */
+static void
+log_flushes_over (struct upstream *u, bool ok)
+{
+  unsigned i;
+
+  for (i = 0; i < u->log_flush_nr_others; ++i)
+    log_flush_over (&pool.conn[u->log_flush_others[i]], ok);
+  u->log_flush_nr_others = 0;
+  log_flush_over (u, ok);
+}
+
 static int
 internal_flush_done (void *vp, int *error)
 {
   struct upstream *u = vp;
 
-  pthread_mutex_lock (&u->log_lock);
-  if (*error == 0 && !u->log_walking)
-    replay_log_covered (&u->log, u->log_flush_mark);
-  u->log_flush_out = false;
-  log_changed (u);
-  pthread_cond_broadcast (&u->log_room);
-  pthread_mutex_unlock (&u->log_lock);
+  log_flushes_over (u, *error == 0);
   /* A failed one on a lost connection is the replay's to mend; from a
    * server that answered, the log still has it all: the next flush
    * tries again.
@@ -158,7 +195,37 @@ want_internal_flush (struct upstream *u)
     return false;
   u->log_flush_out = true;
   u->log_flush_mark = replay_log_mark (&u->log);
+  u->log_flush_gen = atomic_load (&u->gen);
   return true;
+}
+
+/* Before u's internal flush is sent (u's log_flush_out set, no lock
+ * held): with a multi-conn server, the logs of its other connections
+ * that have no flush out are covered by it too, up to what they had
+ * completed by now.
+ */
+static void
+gather_other_logs (struct upstream *u)
+{
+  unsigned i;
+
+  u->log_flush_nr_others = 0;
+  if (!atomic_load (&u->multi_conn))
+    return;
+  for (i = 0; i < pool.nr; ++i) {
+    struct upstream *v = &pool.conn[i];
+
+    if (v == u || v->server != u->server || !atomic_load (&v->multi_conn))
+      continue;
+    pthread_mutex_lock (&v->log_lock);
+    if (!v->log_flush_out && v->log.used > 0) {
+      v->log_flush_out = true;
+      v->log_flush_mark = replay_log_mark (&v->log);
+      v->log_flush_gen = atomic_load (&v->gen);
+      u->log_flush_others[u->log_flush_nr_others++] = i;
+    }
+    pthread_mutex_unlock (&v->log_lock);
+  }
 }
 
 static void
@@ -169,17 +236,15 @@ send_internal_flush (struct upstream *u)
   };
   int64_t r;
 
+  gather_other_logs (u);
   pthread_rwlock_rdlock (&u->handle_lock);
   r = nbd_aio_flush (u->nbd, cb, 0);
   if (r != -1)
     upstream_issued (u, u->nbd);
   pthread_rwlock_unlock (&u->handle_lock);
-  if (r == -1) {
+  if (r == -1)
     /* The connection is down: the replay after it will free the log. */
-    pthread_mutex_lock (&u->log_lock);
-    u->log_flush_out = false;
-    pthread_mutex_unlock (&u->log_lock);
-  }
+    log_flushes_over (u, false);
   else
     atomic_fetch_add_explicit (&u->stats.log_flushes, 1,
                                memory_order_relaxed);
@@ -229,6 +294,7 @@ make_room (struct upstream *u, struct room_wait *w)
   if (!u->log_flush_out) {
     u->log_flush_out = true;
     u->log_flush_mark = replay_log_mark (&u->log);
+    u->log_flush_gen = atomic_load (&u->gen);
     pthread_mutex_unlock (&u->log_lock);
     send_internal_flush (u);
     pthread_mutex_lock (&u->log_lock);

@@ -40,6 +40,10 @@ struct upstream {
   struct nbd_handle *nbd;
   int fd;                       /* libnbd's socket */
   atomic_uint gen;              /* bumped at each reconnect */
+  /* The handle's server advertises multi-conn: a flush on any of its
+   * connections covers what all of them had completed (replay.c).
+   */
+  atomic_bool multi_conn;
 
   /* The server answered NBD_ESHUTDOWN: it is going away.  Nothing new
    * is issued on this handle; the I/O thread disconnects, then
@@ -91,8 +95,15 @@ struct upstream {
   pthread_mutex_t log_lock;
   pthread_cond_t log_room;
   struct replay_log log;
-  bool log_flush_out;           /* an internal flush is in flight */
+  bool log_flush_out;           /* an internal flush covering it is out */
   uint64_t log_flush_mark;      /* what it covers */
+  unsigned log_flush_gen;       /* gen when the mark was taken */
+  /* The logs this connection's internal flush covers besides its own
+   * (their indexes), while it is out: only this connection's writers
+   * and its flush's completion use them.
+   */
+  unsigned *log_flush_others;
+  unsigned log_flush_nr_others;
   bool log_walking;             /* a replay walks it: free nothing */
 
   /* What it carried (stats=FILE, and the debug log at exit). */

@@ -12,6 +12,10 @@
 #    lost; without replay (replay-buffer=0) the same cuts lose data,
 #    and qemu-img, which ignores a failed flush, now fails all the same
 #    (its next write after the loss fails);
+#  - the same cuts into a multi-conn upstream (the fixture's flush then
+#    writes back every connection's cache): one internal flush frees
+#    the logs of all the connections, so there are fewer of them, and
+#    still nothing is lost;
 #  - the upstream killed (SIGKILL) mid-copy and started again a second
 #    later on the same storage: the copy exits 0, identical;
 #  - a log at its bound: memory stays bounded (the server's peak RSS),
@@ -23,6 +27,7 @@ requires qemu-img nbdcopy python3
 
 mib=32
 make_source src $mib
+declare -A flushes
 
 cut_all ()
 {
@@ -49,6 +54,7 @@ store_is_source ()
 
 # cut_twice CLIENT PARAMS...: the copy through multicopy (PARAMS) over
 # the relay, every connection cut at 0.7 s and at 1.6 s; sets $rc.
+# $up_params: more parameters of the upstream fixture.
 # With lossy set, the copy may fail before the second cut: without
 # replay, its next write after the first loss fails (seen in CI).
 cut_twice ()
@@ -58,7 +64,7 @@ cut_twice ()
   # nbdkit 1.32 can abort when a client connection is cut while several
   # of its requests are in flight (DESIGN.md): one at a time upstream.
   start_nbdkit up --threads 1 --filter=rate "$wbcache" size=${mib}M \
-    rate=80M burstiness=0.02
+    rate=80M burstiness=0.02 ${up_params:-}
   start_relay proxy up
   start_multicopy mc proxy connections=4 segment-size=1M \
     stats="$tmp/mc.stats" "$@"
@@ -90,9 +96,28 @@ for client in qemu-img nbdcopy; do
   replays=$(grep -o ' replays=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 |
               paste -sd+ | bc)
   [ "$replays" -ge 4 ] || fail "only $replays replays: $(cat "$tmp/mc.stats")"
-  echo "$client: exit 0, the store is identical, $replays replays"
+  flushes[$client]=$(grep -o ' log-flushes=[0-9]*' "$tmp/mc.stats" |
+                       cut -d= -f2 | paste -sd+ | bc)
+  echo "$client: exit 0, the store is identical, $replays replays," \
+    "${flushes[$client]} internal flushes"
   stop_server up
 done
+
+echo "== the same cuts into a multi-conn upstream: flushes shared, no loss"
+up_params=multi-conn=true cut_twice qemu-img
+[ $rc -eq 0 ] || fail "qemu-img failed (exit $rc): $(cat "$tmp/client.out")"
+! grep 'was lost while it held writes' "$tmp/mc.log" ||
+  fail "a loss was reported"
+store_is_source || fail "multi-conn: the store differs from the source"
+shared=$(grep -o ' log-flushes=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 |
+           paste -sd+ | bc)
+[ "$shared" -lt "${flushes[qemu-img]}" ] ||
+  fail "$shared internal flushes with multi-conn, ${flushes[qemu-img]} without"
+replays=$(grep -o ' replays=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 |
+            paste -sd+ | bc)
+echo "qemu-img: identical, $replays replays, $shared internal flushes" \
+  "(${flushes[qemu-img]} without multi-conn)"
+stop_server up
 
 echo "== without replay the same cuts lose data, and qemu-img is told"
 lossy=1 cut_twice qemu-img replay-buffer=0
