@@ -363,6 +363,13 @@ pool_close (void)
     nbd_close (u->nbd);
     if (u->kick_fd >= 0)
       close (u->kick_fd);
+  }
+  /* Only once every handle is closed: the completion of an internal
+   * flush on one connection may reach the logs of others (replay.c).
+   */
+  for (i = 0; i < pool.nr; ++i) {
+    struct upstream *u = &pool.conn[i];
+
     pthread_rwlock_destroy (&u->handle_lock);
     replay_free (u);
     pthread_mutex_destroy (&u->state_lock);
