@@ -58,6 +58,8 @@ def config(name):
         return ("filter", 0, "-", "-")
     if name == "mc-default":
         return ("multicopy", 0, "-", "-")
+    if name == "mc-default-noreplay":
+        return ("multicopy", 0, "-", "replay-buffer=0")
     if name == "mc-default-sockbuf0":
         return ("multicopy", 0, "-", "socket-buffer=0")
     # OPTS without a leading "-" are plugin parameters, not nbdkit's.
@@ -113,6 +115,7 @@ def full():
         yield "cpu", c, ["direct", "nbd-plugin", "mc-c1", "mc-c4",
                          "mc-default", "mc-c16-s8M", "mc-c64",
                          "mc-default-unlimited", "mc-default-sockbuf0",
+                         "mc-default-noreplay",
                          "filter-default"]
     yield "unequal", "fio-randwrite", ["mc-c8-s64K", "mc-c8-s64K-unlimited"]
 

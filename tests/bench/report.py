@@ -364,7 +364,7 @@ def notes(cpu, dst, cross):
             out.append(line + ".")
     for c in ("qemu-img-m8", "nbdcopy"):
         for cfg in ("mc-c1", "mc-default", "mc-default-unlimited",
-                    "mc-c16-s8M", "mc-c64", "direct"):
+                    "mc-default-noreplay", "mc-c16-s8M", "mc-c64", "direct"):
             r = ratio("cpu", c, cfg, "nbd-plugin")
             if r:
                 out.append(f"* CPU-bound, {CLIENT_TITLE[c]}: {cfg} takes "
@@ -478,7 +478,9 @@ def main():
                "the destination server's since it started.  `mc-c1` is "
                "multicopy with one upstream connection: the hop alone; "
                "`mc-default-unlimited` is the defaults with the in-flight "
-               "limit off (max-in-flight=65536).",
+               "limit off (max-in-flight=65536); `mc-default-noreplay` "
+               "the defaults without the replay log (replay-buffer=0): "
+               "what the log's copy of every write costs.",
                "", cpu_bound, ""]
     if cpu:
         md += ["## The proxy's CPU", "",
