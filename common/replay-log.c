@@ -63,11 +63,6 @@ replay_log_init (struct replay_log *log, size_t size, size_t capacity)
             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
     return -1;
-  /* Small pages: a huge page's first touch costs several times more
-   * per byte here (a VM's host backs it afresh), and the ring is
-   * touched a piece at a time, as it grows.
-   */
-  madvise (p, log->capacity, MADV_NOHUGEPAGE);
   log->buf = p;
   populate (log, 0, log->size);
   return 0;

@@ -18,9 +18,9 @@
  * the ring, up to the connection's share of replay-buffer=, and waits
  * only at the share.  So a log starts at one of the largest pieces and
  * grows only as far as the upstream's flushes lag: on a machine where
- * the first touch of memory is dear (a VM here: 0.24 to 0.46 ms a MiB
- * in small pages, up to 2.5 in huge ones, while a copy of a MiB
- * already touched takes 0.09), a fresh nbdkit touches little of it.
+ * the first touch of memory is dear (a VM here: 0.24 ms a MiB mapped
+ * in one call, 0.46 a fault at a time, while a copy of a MiB already
+ * touched takes 0.09), a fresh nbdkit touches little of it.
  * qemu-img convert flushes only at its very end, so these flushes are
  * what bounds memory for it.  When the server advertises multi-conn, a
  * flush on one of its connections covers what all of them had
