@@ -184,7 +184,8 @@ def targets_table():
 
 def matrix(scenario, client):
     direct = med(scenario, client, "direct")
-    if not direct:
+    # No grid timed (plan.py leaves some out): no table.
+    if not direct or best(scenario, client) is None:
         return None
     rows = ["| connections | " + " | ".join(f"segment-size={s}"
                                            for s in plan.GRID_SEGS) + " |",
