@@ -156,7 +156,7 @@ log_flush_over (struct upstream *v, bool ok)
 }
 
 /* The others first: u's writers may start the next flush as soon as
- * u's flag drops, and it reuses u's list.
+ * u's flag drops, and it refills u's list.
  */
 static void
 log_flushes_over (struct upstream *u, bool ok)
@@ -165,7 +165,6 @@ log_flushes_over (struct upstream *u, bool ok)
 
   for (i = 0; i < u->log_flush_nr_others; ++i)
     log_flush_over (&pool.conn[u->log_flush_others[i]], ok);
-  u->log_flush_nr_others = 0;
   log_flush_over (u, ok);
 }
 
@@ -185,6 +184,17 @@ internal_flush_done (void *vp, int *error)
   return 1;
 }
 
+/* Under u's log_lock: an internal flush about to be sent covers u's
+ * log up to what has completed by now.
+ */
+static void
+cover_from_now (struct upstream *u)
+{
+  u->log_flush_out = true;
+  u->log_flush_mark = replay_log_mark (&u->log);
+  u->log_flush_gen = atomic_load (&u->gen);
+}
+
 /* Under log_lock: start an internal flush of u if its log is half
  * full and none is out.  Returns whether the caller must send it
  * (after dropping the lock: sending takes handle_lock).
@@ -194,9 +204,7 @@ want_internal_flush (struct upstream *u)
 {
   if (u->log_flush_out || u->log.used < u->log.size / 2)
     return false;
-  u->log_flush_out = true;
-  u->log_flush_mark = replay_log_mark (&u->log);
-  u->log_flush_gen = atomic_load (&u->gen);
+  cover_from_now (u);
   return true;
 }
 
@@ -220,9 +228,7 @@ gather_other_logs (struct upstream *u)
       continue;
     pthread_mutex_lock (&v->log_lock);
     if (!v->log_flush_out && v->log.used > 0) {
-      v->log_flush_out = true;
-      v->log_flush_mark = replay_log_mark (&v->log);
-      v->log_flush_gen = atomic_load (&v->gen);
+      cover_from_now (v);
       u->log_flush_others[u->log_flush_nr_others++] = i;
     }
     pthread_mutex_unlock (&v->log_lock);
@@ -293,9 +299,7 @@ make_room (struct upstream *u, struct room_wait *w)
   }
   /* Full: only a flush of this connection makes room. */
   if (!u->log_flush_out) {
-    u->log_flush_out = true;
-    u->log_flush_mark = replay_log_mark (&u->log);
-    u->log_flush_gen = atomic_load (&u->gen);
+    cover_from_now (u);
     pthread_mutex_unlock (&u->log_lock);
     send_internal_flush (u);
     pthread_mutex_lock (&u->log_lock);
