@@ -106,7 +106,7 @@ ms=$(ms_since "$t")
 stop_server mc
 qemu-img compare -q -f raw -F raw "$tmp/cut.raw" "$(uri dst)" ||
   fail "the copy across the cut differs from the source"
-sum () { grep -o " $1=[0-9]*" "$tmp/cut.stats" | cut -d= -f2 | paste -sd+ | bc; }
+sum () { stat_sum "$1" "$tmp/cut.stats"; }
 echo "$(sum reconnects) reconnects, $(sum replays) replays of what no" \
   "flush had covered, $(sum lost-writes) writes lost"
 rows+=("qemu-img, all connections cut|-|$(secs $ms)|-|yes")

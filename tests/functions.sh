@@ -370,3 +370,10 @@ log_count_by_connection ()
 {
   grep -oE "connection=[0-9]+ $2 " "$1" | sort | uniq -c || true
 }
+
+# stat_sum NAME FILE: the counter NAME= summed over the connections of
+# a stats=FILE (its first figure, for NAME=ops/bytes).
+stat_sum ()
+{
+  grep -o " $1=[0-9]*" "$2" | cut -d= -f2 | paste -sd+ | bc
+}

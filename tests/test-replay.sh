@@ -93,11 +93,9 @@ for client in qemu-img nbdcopy; do
   ! grep 'was lost while it held writes' "$tmp/mc.log" ||
     fail "a loss was reported"
   store_is_source || fail "$client: the store differs from the source"
-  replays=$(grep -o ' replays=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 |
-              paste -sd+ | bc)
+  replays=$(stat_sum replays "$tmp/mc.stats")
   [ "$replays" -ge 4 ] || fail "only $replays replays: $(cat "$tmp/mc.stats")"
-  flushes[$client]=$(grep -o ' log-flushes=[0-9]*' "$tmp/mc.stats" |
-                       cut -d= -f2 | paste -sd+ | bc)
+  flushes[$client]=$(stat_sum log-flushes "$tmp/mc.stats")
   echo "$client: exit 0, the store is identical, $replays replays," \
     "${flushes[$client]} internal flushes"
   stop_server up
@@ -109,12 +107,10 @@ up_params=multi-conn=true cut_twice qemu-img
 ! grep 'was lost while it held writes' "$tmp/mc.log" ||
   fail "a loss was reported"
 store_is_source || fail "multi-conn: the store differs from the source"
-shared=$(grep -o ' log-flushes=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 |
-           paste -sd+ | bc)
+shared=$(stat_sum log-flushes "$tmp/mc.stats")
 [ "$shared" -lt "${flushes[qemu-img]}" ] ||
   fail "$shared internal flushes with multi-conn, ${flushes[qemu-img]} without"
-replays=$(grep -o ' replays=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 |
-            paste -sd+ | bc)
+replays=$(stat_sum replays "$tmp/mc.stats")
 echo "qemu-img: identical, $replays replays, $shared internal flushes" \
   "(${flushes[qemu-img]} without multi-conn)"
 stop_server up
@@ -175,7 +171,7 @@ peak_rss bound replay-buffer=16M
 cat "$tmp/bound.stats"
 sum ()
 {
-  grep -o " $1=[0-9]*" "$tmp/bound.stats" | cut -d= -f2 | paste -sd+ | bc
+  stat_sum "$1" "$tmp/bound.stats"
 }
 [ "$(sum log-flushes)" -gt 0 ] || fail "no internal flush made room"
 [ "$(sum log-waits)" -gt 0 ] || fail "no writer waited for room"

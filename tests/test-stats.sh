@@ -110,9 +110,9 @@ copy=$!
 sleep 1.2
 kill -0 $copy || fail "the copy ended before the file could be watched"
 first=$(grep -c '^connection=' "$tmp/mc.stats" || true)
-a=$(grep -o ' write=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 | paste -sd+ | bc)
+a=$(stat_sum write "$tmp/mc.stats")
 sleep 1.5
-b=$(grep -o ' write=[0-9]*' "$tmp/mc.stats" | cut -d= -f2 | paste -sd+ | bc)
+b=$(stat_sum write "$tmp/mc.stats")
 wait $copy
 [ "$first" -eq 4 ] || fail "no full file during the copy"
 [ "$b" -gt "$a" ] || fail "the file did not move during the copy ($a, $b)"

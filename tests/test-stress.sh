@@ -55,8 +55,7 @@ for i in $(seq $(( secs / 2 ))); do
 done
 wait $stressing || fail "the stress run failed under cuts"
 stop_server mcc
-replays=$(grep -o ' replays=[0-9]*' "$tmp/mcc.stats" | cut -d= -f2 |
-            paste -sd+ | bc)
+replays=$(stat_sum replays "$tmp/mcc.stats")
 [ "$replays" -gt 0 ] || fail "nothing was replayed: the cuts missed"
 ! grep 'was lost while it held writes' "$tmp/mcc.log" ||
   fail "a loss was reported"
