@@ -39,6 +39,7 @@ struct upstream_config config = {
   .shutdown_timeout_ms = MULTICOPY_SHUTDOWN_TIMEOUT_DEFAULT_MS,
   .replay_buffer = MULTICOPY_REPLAY_BUFFER_DEFAULT,
   .socket_buffer = MULTICOPY_SOCKET_BUFFER_DEFAULT,
+  .reply_threads = MULTICOPY_REPLY_THREADS_AUTO,
   .vsock_port = 10809,
 };
 
@@ -194,6 +195,26 @@ config_connection_name (char *buf, size_t len, unsigned i, unsigned s)
 }
 
 static int
+parse_reply_threads (const char *value)
+{
+  uint32_t n;
+
+  if (strcasecmp (value, "auto") == 0) {
+    config.reply_threads = MULTICOPY_REPLY_THREADS_AUTO;
+    return 0;
+  }
+  if (strspn (value, "0123456789") != strlen (value) || strlen (value) > 5 ||
+      multicopy_parse_u32 ("reply-threads", value, &n) == -1 ||
+      n > MULTICOPY_REPLY_THREADS_MAX) {
+    nbdkit_error ("reply-threads=%s: expecting auto or a number from 0 to %d",
+                  value, MULTICOPY_REPLY_THREADS_MAX);
+    return -1;
+  }
+  config.reply_threads = n;
+  return 0;
+}
+
+static int
 unknown_key (const char *key)
 {
   nbdkit_error ("unknown parameter '%s' (see nbdkit multicopy --help)", key);
@@ -276,6 +297,8 @@ config_key (const char *key, const char *value)
     return multicopy_parse_size (key, value, MULTICOPY_SOCKET_BUFFER_MAX,
                                  &config.socket_buffer);
   }
+  else if (strcmp (key, "reply-threads") == 0)
+    return parse_reply_threads (value);
   else if (strcmp (key, "stats") == 0 || strcmp (key, "stats-format") == 0)
     return stats_config (key, value);
   else

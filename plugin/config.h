@@ -51,6 +51,7 @@ struct upstream_config {
   uint64_t replay_buffer;       /* bytes for all the replay logs, 0: off */
   bool replay_buffer_given;
   uint64_t socket_buffer;       /* asked of the kernel per socket, 0: its own */
+  int reply_threads;            /* reply-reader.h; 0: none, or ..._AUTO */
 };
 
 extern struct upstream_config config;
@@ -67,6 +68,11 @@ extern struct upstream_config config;
  */
 #define MULTICOPY_SOCKET_BUFFER_DEFAULT (UINT64_C (4) << 20)
 #define MULTICOPY_SOCKET_BUFFER_MAX (UINT64_C (1) << 30)
+/* reply-threads=auto: one for two processors, at most one per
+ * connection (reply-reader.c says why).
+ */
+#define MULTICOPY_REPLY_THREADS_AUTO (-1)
+#define MULTICOPY_REPLY_THREADS_MAX 64
 
 /* Server s of config, and "server S (NAME)" for messages when there
  * are several, "the upstream" when there is one.
@@ -106,6 +112,9 @@ extern void config_free (void);
   "socket-buffer=<SIZE> Send and receive buffer asked of the kernel for\n" \
   "                     each upstream socket (default 4M, 0: the\n" \
   "                     system's).\n" \
+  "reply-threads=<N>|auto  Threads that read the replies of every\n" \
+  "                     connection (default auto: one for two processors;\n" \
+  "                     0: each connection's own thread).\n" \
   "stats=<FILE>         Write what each upstream connection carried\n" \
   "                     to FILE, every second of a copy and at exit.\n" \
   "stats-format=text|prometheus  The file's format (default text).\n" \

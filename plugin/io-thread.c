@@ -44,6 +44,7 @@
 #include "io-thread.h"
 #include "kick.h"
 #include "reconnect.h"
+#include "reply-reader.h"
 #include "shutdown.h"
 #include "stats.h"
 #include "thread.h"
@@ -103,7 +104,7 @@ probe_done (void *vp, int *error)
   struct upstream *u = vp;
 
   if (*error == ESHUTDOWN)
-    atomic_store (&u->probe_heard_goodbye, true);
+    atomic_store (&u->heard_goodbye, true);
   atomic_store (&u->probing, false);
   return 1;
 }
@@ -269,8 +270,14 @@ run_connection (struct upstream *u)
     wake = earliest (earliest (lv.disconnecting ? -1 : next_probe, cut_by),
                      earliest (lv.disconnecting ? -1 : lv.drain_by,
                                lv.closed_by));
-    /* Nothing wanted: a hangup must not spin the loop. */
+    /* Nothing wanted: a hangup must not spin the loop.  The reader
+     * reads the replies of a steady connection; any other state is
+     * this thread's to drive.
+     */
     fds[0].events = aio_poll_events (u->nbd);
+    if (reply_reader_hand (u, !lv.disconnecting && !leaving && cut_by == -1 &&
+                           !atomic_load (&u->stopping)))
+      fds[0].events &= ~POLLIN;
     fds[0].fd = fds[0].events ? u->fd : -1;
     if (poll (fds, 3, wake == -1 ? -1 : wake > now ? wake - now : 0) == -1) {
       if (errno == EINTR)
@@ -289,9 +296,11 @@ run_connection (struct upstream *u)
       nbdkit_debug ("upstream connection %u: %s", u->index, nbd_get_error ());
     /* Replies of this connection ran their callbacks on this thread. */
     if (completion_heard_goodbye () ||
-        atomic_exchange (&u->probe_heard_goodbye, false))
+        atomic_exchange (&u->heard_goodbye, false))
       goodbye (u);
   }
+  /* The handle is about to be replaced or closed. */
+  reply_reader_hand (u, false);
 }
 
 /* nbdkit is shutting down: no reconnect, just wait to be stopped. */

@@ -36,6 +36,7 @@
 #include "kick.h"
 #include "params.h"
 #include "replay.h"
+#include "reply-reader.h"
 #include "pool.h"
 #include "shutdown.h"
 #include "stats.h"
@@ -70,7 +71,8 @@ init_upstream (unsigned i, struct nbd_handle *nbd, void *probe_buf,
   atomic_init (&u->stopping, false);
   atomic_init (&u->probe_now, false);
   atomic_init (&u->probing, false);
-  atomic_init (&u->probe_heard_goodbye, false);
+  atomic_init (&u->heard_goodbye, false);
+  atomic_init (&u->to_reader, false);
   /* The start of its first stripe; a connection that owns none (a
    * disk smaller than N stripes) reads the start of the disk.
    */
@@ -332,6 +334,11 @@ pool_start (void)
   for (i = 0; i < pool.nr; ++i)
     if (replay_alloc (&pool.conn[i]) == -1)
       return -1;
+  /* The readers first: an I/O thread hands its replies over as soon
+   * as it runs.
+   */
+  if (reply_readers_start () == -1)
+    return -1;
   for (i = 0; i < pool.nr; ++i)
     if (io_thread_start (&pool.conn[i]) == -1)
       return -1;
@@ -356,10 +363,13 @@ pool_close (void)
     if (pool.conn[i].io_thread_started)
       io_thread_kick (&pool.conn[i]);
   }
+  for (i = 0; i < pool.nr; ++i)
+    io_thread_stop (&pool.conn[i]);
+  /* Each I/O thread took its replies back before it ended. */
+  reply_readers_stop ();
   for (i = 0; i < pool.nr; ++i) {
     struct upstream *u = &pool.conn[i];
 
-    io_thread_stop (u);
     nbd_close (u->nbd);
     if (u->kick_fd >= 0)
       close (u->kick_fd);

@@ -69,7 +69,15 @@ struct upstream {
   /* Probing an idle connection (io-thread.c). */
   atomic_bool probe_now;        /* another connection heard ESHUTDOWN */
   atomic_bool probing;          /* a probe is in flight */
-  atomic_bool probe_heard_goodbye;
+  /* A reply read on another thread (a probe's, or any that the reply
+   * reader read) was NBD_ESHUTDOWN: for the I/O thread to act on.
+   */
+  atomic_bool heard_goodbye;
+
+  /* The reply reader reads this connection's replies (reply-reader.h);
+   * else its I/O thread does.  Only the I/O thread changes it.
+   */
+  atomic_bool to_reader;
   uint64_t probe_offset;        /* within this connection's stripes */
   void *probe_buf;
 

@@ -37,6 +37,10 @@ refused 'max-in-flight=0: expecting auto or a number from 1 to 65536' \
 refused 'max-in-flight=65537: expecting auto' "$plugin" "$up" max-in-flight=65537
 refused 'max-in-flight=some: expecting auto' "$plugin" "$up" max-in-flight=some
 refused 'max-in-flight=-1: expecting auto' "$plugin" "$up" max-in-flight=-1
+refused 'reply-threads=65: expecting auto or a number from 0 to 64' \
+  "$plugin" "$up" reply-threads=65
+refused 'reply-threads=two: expecting auto' "$plugin" "$up" reply-threads=two
+refused 'reply-threads=-1: expecting auto' "$plugin" "$up" reply-threads=-1
 refused 'connect-timeout=0' "$plugin" "$up" connect-timeout=0
 refused 'connect-timeout=soon' "$plugin" "$up" connect-timeout=soon
 refused 'tls=maybe' "$plugin" "$up" tls=maybe
@@ -109,6 +113,8 @@ accepted "$up" connections=64 segment-size=1G connect-timeout=0.5
 accepted socket="$(sock up)" connections=3 segment-size=64k max-in-flight=1
 accepted "$up" max-in-flight=AUTO
 accepted "$up" max-in-flight=65536
+accepted "$up" reply-threads=0
+accepted "$up" reply-threads=AUTO
 port=$(free_port)
 start_server tcp "$tmp/tcp.pid" \
   nbdkit -f -P "$tmp/tcp.pid" -i 127.0.0.1 -p "$port" memory 16M
