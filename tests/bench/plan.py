@@ -18,9 +18,10 @@ SCENARIOS = {
     "cpu": "CPU-bound: qemu-nbd -e 128 on a qcow2 in /dev/shm",
     "small": "small requests: nbdkit memory with 16 threads, parallel, "
              "no delay (what each request costs the proxy)",
-    "capped": "a link capped per connection: nbdkit memory behind the "
-              "rate filter, connection-rate=200M (bits/s), no multi-conn "
-              "(a WAN path, a throttled gateway)",
+    "capped": "a link capped per connection: nbdkit file (a filled "
+              "file in /dev/shm) behind the rate filter, "
+              "connection-rate=200M (bits/s) with bursts of 0.1 s, no "
+              "multi-conn (a WAN path, a throttled gateway)",
     "fsync": "a client that flushes after every write: nbdkit file on a "
              "raw file in /dev/shm",
     "unequal": "two servers of one file in /dev/shm (uri= twice), one "
