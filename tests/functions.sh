@@ -130,7 +130,7 @@ track_pid () { server_pid[$1]=$2; server_order+=("$1"); }
 # say how long it took.
 stop_server ()
 {
-  local name=$1 pid=${server_pid[$1]:-} limit=${2:-30} start ms checked=
+  local name=$1 pid=${server_pid[$1]:-} limit=${2:-30} start ms next_check=5000
   [ -n "$pid" ] || return 0
   [ -z "${2:-}" ] || [ -z "${MULTICOPY_CHECK:-}" ] || limit=$(( limit + 20 ))
   unset "server_pid[$name]"
@@ -139,8 +139,10 @@ stop_server ()
   kill "$pid" 2>/dev/null || return 0
   while kill -0 "$pid" 2>/dev/null; do
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    if [ -z "$checked" ] && [ $ms -ge 5000 ]; then
-      checked=1
+    # Every 5 s: a server may still be in its own cleanup at the first
+    # look and reach the checker's exit deadlock after it.
+    if [ $ms -ge $next_check ]; then
+      next_check=$(( ms + 5000 ))
       if checker_exit_deadlock "$pid"; then
         kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
