@@ -17,6 +17,11 @@
 #                  the CPU-bound copies, short and noisy, get 10 turns
 #                  of paired.py)
 #   BENCH_OUT      where the report goes (full: docs/)
+#   BENCH_CONTINUE=1  (full) go on with a run that stopped: keeps
+#                  docs/bench-results/, skips the scenario/client pairs
+#                  whose last round is there, adds the CPU records to
+#                  those of the first sitting, and machine.txt says when
+#                  each sitting began.  The code must be the same.
 #   BENCH_BASELINE another build tree (a clone at another commit, after
 #                  make): every multicopy configuration is also timed
 #                  with its plugin and filter, as "base:NAME", in the
@@ -42,11 +47,25 @@ servers=$top/tests/bench/servers.sh
 export BENCH_DIR BENCH_SIZE=${mib}M
 BENCH_DIR=$(mktemp -d /dev/shm/mc-bench.XXXXXX)
 trap '"$servers" stop; rm -rf "$BENCH_DIR"' EXIT
-rm -rf "$results"
+continuing=
+if [ "$mode" = full ] && [ "${BENCH_CONTINUE:-}" = 1 ] &&
+   [ -f "$results/machine.txt" ]; then
+  continuing=1
+  grep -q "^multicopy: $(nbdkit "$top/plugin/nbdkit-multicopy-plugin.so" --version | sed -n 's/^multicopy //p')\$" "$results/machine.txt" || {
+    echo "bench: BENCH_CONTINUE: $results is of another version" >&2
+    exit 1
+  }
+  echo "continued: $(date -u '+%Y-%m-%d %H:%M UTC')" >> "$results/machine.txt"
+  for who in proxy dst; do
+    cp "$results/$who-cpu.txt" "$BENCH_DIR/$who-cpu" 2>/dev/null || true
+  done
+else
+  rm -rf "$results"
+fi
 mkdir -p "$results"
 
 # The machine beside every figure.
-{
+[ -n "$continuing" ] || {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "cores: $(nproc)"
   echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
@@ -161,9 +180,11 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
               $4 == "multicopy" || $4 == "filter" { $3 = "base:" $3; print }' \
            <<<"$plan")
 fi
-[ "$mode" = quick ] || crossings
+[ "$mode" = quick ] || [ -f "$results/crossings.json" ] || crossings
 for pair in $(awk '{print $1 "/" $2}' <<<"$plan" | uniq); do
   scenario=${pair%/*} client=${pair#*/}
+  [ -z "$continuing" ] ||
+    [ ! -f "$results/$scenario-$client-r$rounds.json" ] || continue
   echo "bench: $scenario, $client"
   verify "$scenario" "$client"
   args=() pargs=()
