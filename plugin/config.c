@@ -267,8 +267,10 @@ config_key (const char *key, const char *value)
     config.port = value;
   else if (strcmp (key, "export") == 0)
     config.export = value;
-  else if (strcmp (key, "connections") == 0)
+  else if (strcmp (key, "connections") == 0) {
+    config.connections_given = true;
     return multicopy_parse_connections (value, &config.connections);
+  }
   else if (strcmp (key, "segment-size") == 0) {
     config.segment_size_given = true;
     return multicopy_parse_segment_size (value, &config.segment_size);

@@ -41,6 +41,7 @@ struct upstream_config {
   char *tls_psk;
 
   unsigned connections;
+  bool connections_given;       /* else fewer may be kept (stripe-choice.h) */
   uint64_t segment_size;
   bool segment_size_given;      /* else chosen at startup (stripe-choice.h) */
   unsigned max_in_flight;       /* pieces over all connections, 0: adapt */

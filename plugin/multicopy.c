@@ -85,6 +85,7 @@ multicopy_dump_plugin (void)
   }
   printf ("multicopy_connections_default=%d\n",
           MULTICOPY_CONNECTIONS_DEFAULT);
+  printf ("multicopy_connections_near=%d\n", NEAR_CONNECTIONS);
   printf ("multicopy_connections_min=1\n");
   printf ("multicopy_connections_max=%d\n", MULTICOPY_CONNECTIONS_MAX);
   printf ("multicopy_segment_size_default=%" PRIu64 "\n",

@@ -195,26 +195,61 @@ size_pieces (void)
     pool.probe_len = 0;         /* nothing to read: probes cannot run */
 }
 
+/* The round trip, timed when nothing is written yet, chooses the
+ * stripe (segment-size= not given) and, connections= not given, may
+ * keep fewer of the n handles (stripe-choice.h): the others say
+ * goodbye and close.  Returns how many are kept.
+ */
+static int
+choose_from_round_trip (struct nbd_handle **handles, int n,
+                        char *stripe_why, size_t stripe_len,
+                        char *conns_why, size_t conns_len)
+{
+  char probe_failed[96];
+  bool multi_conn = true;
+  int64_t rtt;
+  int i, keep = n;
+
+  rtt = upstream_round_trip (handles, n, pool.probe_len,
+                             probe_failed, sizeof probe_failed);
+  if (!config.segment_size_given)
+    stripe_choose (rtt, probe_failed, &config.segment_size,
+                   stripe_why, stripe_len);
+  for (i = 0; i < n; ++i)
+    multi_conn &= nbd_can_multi_conn (handles[i]) == 1;
+  if (!config.connections_given)
+    keep = connections_choose (n, rtt, multi_conn, config.nr_servers,
+                               conns_why, conns_len);
+  for (i = keep; i < n; ++i) {
+    nbd_aio_disconnect (handles[i], 0);
+    nbd_close (handles[i]);
+  }
+  return keep;
+}
+
 /* The startup lines: what came up and how it is used. */
 static void
-say_what_is_up (int n, const unsigned *servers, uint64_t log_share,
-                const char *stripe_why)
+say_what_is_up (int came_up, int n, const unsigned *servers,
+                uint64_t log_share, const char *stripe_why,
+                const char *conns_why)
 {
   unsigned i;
 
-  if ((unsigned) n < config.connections) {
+  if ((unsigned) came_up < config.connections) {
     multicopy_warning ("only %d of %u upstream connections came up, the "
                        "others still in their handshake well after; going "
                        "on with %d (does the upstream limit connections, "
                        "like qemu-nbd without -e?)",
-                       n, config.connections, n);
+                       came_up, config.connections, n);
     nbdkit_debug ("using %d of %u upstream connections",
                   n, config.connections);
   }
   /* Said without -v too: the one line that tells what is in use. */
-  multicopy_notice ("%d upstream connection%s up%s, stripes of %" PRIu64
-                    " bytes (%s), %" PRIi64 " bytes in all, %s",
+  multicopy_notice ("%d upstream connection%s up%s%s%s%s, stripes of %"
+                    PRIu64 " bytes (%s), %" PRIi64 " bytes in all, %s",
                     n, n == 1 ? "" : "s", spread (servers, n),
+                    *conns_why ? " (" : "", conns_why,
+                    *conns_why ? ")" : "",
                     config.segment_size,
                     stripe_why,
                     pool.caps.size, replay_said (n, log_share));
@@ -235,12 +270,12 @@ pool_open (void)
   struct nbd_handle *handles[MULTICOPY_CONNECTIONS_MAX];
   unsigned servers[MULTICOPY_CONNECTIONS_MAX];
   char *probe_bufs = NULL;
-  char stripe_why[128] = "as segment-size= asks";
+  char stripe_why[160] = "as segment-size= asks", conns_why[192] = "";
   uint64_t log_start, log_share;
   unsigned i;
-  int n;
+  int n, came_up;
 
-  n = upstream_connect_at_start (handles, servers);
+  n = came_up = upstream_connect_at_start (handles, servers);
   if (n == -1)
     return -1;
 
@@ -248,9 +283,9 @@ pool_open (void)
     goto err;
   pool.description = nbd_get_export_description (handles[0]);
   size_pieces ();
-  if (!config.segment_size_given)
-    stripe_choose (handles, n, pool.probe_len, &config.segment_size,
-                   stripe_why, sizeof stripe_why);
+  if (!config.segment_size_given || !config.connections_given)
+    n = choose_from_round_trip (handles, n, stripe_why, sizeof stripe_why,
+                                conns_why, sizeof conns_why);
 
   if (multicopy_check_block_size (config.segment_size,
                                   pool.caps.blocks.min,
@@ -284,7 +319,7 @@ pool_open (void)
     abort ();
   in_flight_init (n, servers, config.max_in_flight);
 
-  say_what_is_up (n, servers, log_share, stripe_why);
+  say_what_is_up (came_up, n, servers, log_share, stripe_why, conns_why);
   return 0;
 
  err:

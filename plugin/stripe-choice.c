@@ -2,8 +2,8 @@
  * Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
  */
 
-/* nbdkit-multicopy: the stripe chosen from the round trip
- * (stripe-choice.h).
+/* nbdkit-multicopy: the stripe and the connections chosen from the
+ * round trip (stripe-choice.h).
  */
 
 #include <stdint.h>
@@ -80,17 +80,16 @@ compare_us (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-void
-stripe_choose (struct nbd_handle **handles, int n, uint32_t probe_len,
-               uint64_t *segment_size, char *why, size_t len)
+int64_t
+upstream_round_trip (struct nbd_handle **handles, int n, uint32_t probe_len,
+                     char *why, size_t len)
 {
-  int64_t rtt[PROBE_READS], median;
+  int64_t rtt[PROBE_READS];
   unsigned i;
 
-  *segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
   if (probe_len == 0 || probe_len > sizeof scratch) {
-    snprintf (why, len, "the default: the disk is too small to probe");
-    return;
+    snprintf (why, len, "the disk is too small to probe");
+    return -1;
   }
   /* Over the connections in turn, so that one server does not decide
    * for several.
@@ -98,13 +97,24 @@ stripe_choose (struct nbd_handle **handles, int n, uint32_t probe_len,
   for (i = 0; i < PROBE_READS; ++i) {
     rtt[i] = shortest_read (handles[i % n], scratch, probe_len);
     if (rtt[i] == -1) {
-      snprintf (why, len, "the default: a read to time the upstream's "
-                "round trip failed or took over %d ms", PROBE_TIMEOUT_MS);
-      return;
+      snprintf (why, len, "a read to time the upstream's round trip "
+                "failed or took over %d ms", PROBE_TIMEOUT_MS);
+      return -1;
     }
   }
   qsort (rtt, PROBE_READS, sizeof rtt[0], compare_us);
-  median = rtt[PROBE_READS / 2];
+  return rtt[PROBE_READS / 2];
+}
+
+void
+stripe_choose (int64_t median, const char *probe_failed,
+               uint64_t *segment_size, char *why, size_t len)
+{
+  *segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
+  if (median == -1) {
+    snprintf (why, len, "the default: %s", probe_failed);
+    return;
+  }
   if (median >= STRIPE_FAR_RTT_US)
     *segment_size = STRIPE_FAR_SIZE;
   snprintf (why, len, "%s: the upstream's round trip is " US_FMT
@@ -113,4 +123,18 @@ stripe_choose (struct nbd_handle **handles, int n, uint32_t probe_len,
             US_ARGS (median),
             median >= STRIPE_FAR_RTT_US ? "at least" : "under",
             STRIPE_FAR_RTT_US / 1000);
+}
+
+int
+connections_choose (int n, int64_t rtt, bool multi_conn,
+                    unsigned nr_servers, char *why, size_t len)
+{
+  if (n <= NEAR_CONNECTIONS || nr_servers > 1 || !multi_conn ||
+      rtt == -1 || rtt >= STRIPE_FAR_RTT_US)
+    return n;
+  snprintf (why, len, "%d of the %d: the upstream is near, its round "
+            "trip under %d ms, and advertises multi-conn, so more would "
+            "only cost it; connections= to choose",
+            NEAR_CONNECTIONS, n, STRIPE_FAR_RTT_US / 1000);
+  return NEAR_CONNECTIONS;
 }

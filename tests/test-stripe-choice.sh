@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (C) 2026 the nbdkit-multicopy developers; see LICENSE.
 # Without segment-size= the plugin times a few reads at startup and
-# chooses its stripe from the upstream's round trip (stripe-choice.h):
+# chooses its stripe from the upstream's round trip (stripe-choice.h);
+# without connections=, a near upstream that advertises multi-conn
+# keeps 4 of the 16 connections:
 #  - a far upstream (20 ms a request): 1 MiB stripes, said on the
 #    startup line; a 2 MiB write reaches it as two 1 MiB writes on two
 #    connections, and the data is right;
@@ -11,7 +13,11 @@
 #  - a near upstream whose first read on each connection takes 20 ms
 #    (a server starting a thread for it): still near, 2 MiB;
 #  - an upstream whose reads take 3 s: startup does not wait for them
-#    past 2 s, keeps the default and says why; writes work.
+#    past 2 s, keeps the default and says why; writes work;
+#  - connections not given: a near multi-conn upstream keeps 4 (said on
+#    the startup line, 4 connections in the stats, the data right); kept
+#    all 16: with connections=16, without multi-conn, far, and with two
+#    servers.
 source "$(dirname "$0")/functions.sh"
 requires nbdsh
 
@@ -94,3 +100,57 @@ write_2m mc
 stop_server mc
 echo "up and written in $(( $(date +%s) - start )) s"
 stop_server slow
+
+# up_conns NAME: how many upstream connections the startup line of the
+# multicopy server NAME says are up.
+up_conns ()
+{
+  sed -n 's/.*multicopy: \([0-9]*\) upstream connections\{0,1\} up.*/\1/p' \
+    "$tmp/$1.log" | head -1
+}
+
+echo "== connections not given: a near multi-conn upstream keeps 4"
+start_nbdkit nearmc memory 64M
+start_multicopy mc nearmc stats="$tmp/mc.stats"
+grep 'stripes of' "$tmp/mc.log"
+if [ -n "${MULTICOPY_CHECK:-}" ]; then
+  echo "nearmc: under ${MULTICOPY_CHECK} the round trip is the checker's"
+else
+  grep -q '4 upstream connections up (4 of the 16: the upstream is near, its round trip under 1 ms, and advertises multi-conn' \
+    "$tmp/mc.log" || fail "a near multi-conn upstream did not keep 4 connections"
+  write_2m mc
+  # The stats file is written each second.
+  sleep 1.5
+  [ "$(grep -c '^connection=' "$tmp/mc.stats")" -eq 4 ] ||
+    fail "the stats do not show 4 connections: $(cat "$tmp/mc.stats")"
+  stored_is_pattern nearmc || fail "the near multi-conn upstream holds other data"
+fi
+stop_server mc
+
+echo "== connections=16 given: all kept"
+start_multicopy mc nearmc connections=16
+grep 'stripes of' "$tmp/mc.log"
+[ "$(up_conns mc)" = 16 ] || fail "connections=16 did not keep 16"
+stop_server mc
+echo "== two servers: all kept"
+start_nbdkit nearmc2 memory 64M
+start_nbdkit mc "$plugin" uri="$(uri nearmc)" uri="$(uri nearmc2)"
+grep 'stripes of' "$tmp/mc.log"
+[ "$(up_conns mc)" = 16 ] || fail "two servers did not keep 16 connections"
+stop_server mc
+stop_server nearmc2
+stop_server nearmc
+
+echo "== connections not given: near without multi-conn, and far, keep 16"
+start_nbdkit nearsingle --filter=multi-conn memory 64M multi-conn-mode=disable
+start_multicopy mc nearsingle
+grep 'stripes of' "$tmp/mc.log"
+[ "$(up_conns mc)" = 16 ] || fail "an upstream without multi-conn did not keep 16"
+stop_server mc
+stop_server nearsingle
+start_nbdkit farmc --filter=delay memory 64M rdelay=20ms
+start_multicopy mc farmc
+grep 'stripes of' "$tmp/mc.log"
+[ "$(up_conns mc)" = 16 ] || fail "a far multi-conn upstream did not keep 16"
+stop_server mc
+stop_server farmc
