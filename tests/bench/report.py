@@ -96,7 +96,9 @@ def defaults():
     far = int(kv["multicopy_segment_size_far"])
     far_ms = int(kv["multicopy_segment_size_far_rtt_us"]) / 1000
     return int(kv["multicopy_connections_default"]), size_text(seg), \
-        f"{size_text(far)} at a round trip of {far_ms:g} ms or more"
+        f"{size_text(far)} at a round trip of {far_ms:g} ms or more", \
+        int(kv.get("multicopy_connections_near",
+                   kv["multicopy_connections_default"]))
 
 
 def size_text(n):
@@ -105,7 +107,7 @@ def size_text(n):
 
 # SEG: the stripe over a near upstream (the CPU-bound scenarios);
 # SEG_FAR: what the plugin chooses instead over a far one.
-CONNS, SEG, SEG_FAR = defaults()
+CONNS, SEG, SEG_FAR, NEAR_CONNS = defaults()
 
 TARGETS = [
     ("10 ms, qemu-img -m 8: direct / multicopy (defaults) >= 4.5",
@@ -378,7 +380,9 @@ def notes(cpu, dst, cross):
                        f"spends {got['nbd-plugin']:.0f} ms per GiB behind "
                        f"the nbd plugin, {got['mc-c1']:.0f} behind "
                        f"multicopy with one connection, "
-                       f"{got['mc-default']:.0f} with {CONNS} and "
+                       f"{got['mc-default']:.0f} with the defaults "
+                       f"({NEAR_CONNS} connections: a near multi-conn "
+                       f"upstream) and "
                        f"{got['mc-c64']:.0f} with 64.")
     for c in ("qemu-img-m8", "nbdcopy"):
         a = cpu.get(("cpu", c, "mc-default"))
@@ -409,6 +413,7 @@ def main():
     if mode == "quick":
         print()
         print(f"bench-quick: defaults connections={CONNS} "
+              f"({NEAR_CONNS} near with multi-conn) "
               f"segment-size={SEG}; {met} of {len(TARGETS)} targets met")
         print(targets)
         if any(n.startswith("base:") for runs in DATA.values() for n in runs):
@@ -478,6 +483,11 @@ def main():
                "source, from /proc: the proxy's at the end of each run, "
                "the destination server's since it started.  `mc-c1` is "
                "multicopy with one upstream connection: the hop alone; "
+               f"`mc-default` keeps {NEAR_CONNS} connections here (the "
+               "upstream is near and advertises multi-conn; so in the "
+               "small-request and fsync-heavy scenarios), where the "
+               "latency and capped-link scenarios keep "
+               f"{CONNS} (no multi-conn); "
                "`mc-default-unlimited` is the defaults with the in-flight "
                "limit off (max-in-flight=65536); `mc-default-noreplay` "
                "the defaults without the replay log (replay-buffer=0): "
