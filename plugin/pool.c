@@ -198,7 +198,8 @@ size_pieces (void)
 /* The round trip, timed when nothing is written yet, chooses the
  * stripe (segment-size= not given) and, connections= not given, may
  * keep fewer of the n handles (stripe-choice.h): the others say
- * goodbye and close.  Returns how many are kept.
+ * goodbye and close.  No probe when neither choice is left to make.
+ * Returns how many are kept.
  */
 static int
 choose_from_round_trip (struct nbd_handle **handles, int n,
@@ -206,18 +207,23 @@ choose_from_round_trip (struct nbd_handle **handles, int n,
                         char *conns_why, size_t conns_len)
 {
   char probe_failed[96];
-  bool multi_conn = true;
+  bool multi_conn = true, shrink;
   int64_t rtt;
   int i, keep = n;
+
+  for (i = 0; i < n; ++i)
+    multi_conn &= nbd_can_multi_conn (handles[i]) == 1;
+  shrink = !config.connections_given &&
+    connections_may_shrink (n, multi_conn, config.nr_servers);
+  if (config.segment_size_given && !shrink)
+    return n;
 
   rtt = upstream_round_trip (handles, n, pool.probe_len,
                              probe_failed, sizeof probe_failed);
   if (!config.segment_size_given)
     stripe_choose (rtt, probe_failed, &config.segment_size,
                    stripe_why, stripe_len);
-  for (i = 0; i < n; ++i)
-    multi_conn &= nbd_can_multi_conn (handles[i]) == 1;
-  if (!config.connections_given)
+  if (shrink)
     keep = connections_choose (n, rtt, multi_conn, config.nr_servers,
                                conns_why, conns_len);
   for (i = keep; i < n; ++i) {
@@ -283,9 +289,8 @@ pool_open (void)
     goto err;
   pool.description = nbd_get_export_description (handles[0]);
   size_pieces ();
-  if (!config.segment_size_given || !config.connections_given)
-    n = choose_from_round_trip (handles, n, stripe_why, sizeof stripe_why,
-                                conns_why, sizeof conns_why);
+  n = choose_from_round_trip (handles, n, stripe_why, sizeof stripe_why,
+                              conns_why, sizeof conns_why);
 
   if (multicopy_check_block_size (config.segment_size,
                                   pool.caps.blocks.min,

@@ -125,11 +125,17 @@ stripe_choose (int64_t median, const char *probe_failed,
             STRIPE_FAR_RTT_US / 1000);
 }
 
+bool
+connections_may_shrink (int n, bool multi_conn, unsigned nr_servers)
+{
+  return n > NEAR_CONNECTIONS && nr_servers == 1 && multi_conn;
+}
+
 int
 connections_choose (int n, int64_t rtt, bool multi_conn,
                     unsigned nr_servers, char *why, size_t len)
 {
-  if (n <= NEAR_CONNECTIONS || nr_servers > 1 || !multi_conn ||
+  if (!connections_may_shrink (n, multi_conn, nr_servers) ||
       rtt == -1 || rtt >= STRIPE_FAR_RTT_US)
     return n;
   snprintf (why, len, "%d of the %d: the upstream is near, its round "

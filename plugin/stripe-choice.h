@@ -52,11 +52,18 @@ extern int64_t upstream_round_trip (struct nbd_handle **handles, int n,
 extern void stripe_choose (int64_t rtt, const char *probe_failed,
                            uint64_t *segment_size, char *why, size_t len);
 
+/* Whether the near rule may keep fewer than n connections: more than
+ * NEAR_CONNECTIONS, one server (several: each needs its share), all of
+ * whose connections advertise multi-conn.  Only the round trip is
+ * left to decide, so the probe need not run when this is false.
+ */
+extern bool connections_may_shrink (int n, bool multi_conn,
+                                    unsigned nr_servers);
+
 /* How many of the n connections up to keep, for a round trip of rtt
- * µs (-1: unknown) to one server (several: keep all, each needs its
- * share), all of whose connections advertise multi-conn or not: n, or
- * NEAR_CONNECTIONS for a near multi-conn upstream.  If fewer, why (of
- * len bytes) says why, for the startup line.
+ * µs (-1: unknown): n, or NEAR_CONNECTIONS if connections_may_shrink
+ * and the upstream is near.  If fewer, why (of len bytes) says why,
+ * for the startup line.
  */
 extern int connections_choose (int n, int64_t rtt, bool multi_conn,
                                unsigned nr_servers, char *why, size_t len);
