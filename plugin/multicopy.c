@@ -92,6 +92,8 @@ multicopy_dump_plugin (void)
           MULTICOPY_SEGMENT_SIZE_DEFAULT);
   printf ("multicopy_segment_size_far=%" PRIu64 "\n", STRIPE_FAR_SIZE);
   printf ("multicopy_segment_size_far_rtt_us=%d\n", STRIPE_FAR_RTT_US);
+  printf ("multicopy_segment_size_near_single=%" PRIu64 "\n",
+          STRIPE_NEAR_SINGLE_SIZE);
   printf ("multicopy_segment_size_min=%" PRIu64 "\n",
           MULTICOPY_SEGMENT_SIZE_MIN);
   printf ("multicopy_segment_size_max=%" PRIu64 "\n",

@@ -221,7 +221,7 @@ choose_from_round_trip (struct nbd_handle **handles, int n,
   rtt = upstream_round_trip (handles, n, pool.probe_len,
                              probe_failed, sizeof probe_failed);
   if (!config.segment_size_given)
-    stripe_choose (rtt, probe_failed, &config.segment_size,
+    stripe_choose (rtt, probe_failed, multi_conn, &config.segment_size,
                    stripe_why, stripe_len);
   if (shrink)
     keep = connections_choose (n, rtt, multi_conn, config.nr_servers,

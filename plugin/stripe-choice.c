@@ -6,6 +6,7 @@
  * round trip (stripe-choice.h).
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ upstream_round_trip (struct nbd_handle **handles, int n, uint32_t probe_len,
 }
 
 void
-stripe_choose (int64_t median, const char *probe_failed,
+stripe_choose (int64_t median, const char *probe_failed, bool multi_conn,
                uint64_t *segment_size, char *why, size_t len)
 {
   *segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
@@ -115,14 +116,20 @@ stripe_choose (int64_t median, const char *probe_failed,
     snprintf (why, len, "the default: %s", probe_failed);
     return;
   }
-  if (median >= STRIPE_FAR_RTT_US)
+  if (median >= STRIPE_FAR_RTT_US) {
     *segment_size = STRIPE_FAR_SIZE;
-  snprintf (why, len, "%s: the upstream's round trip is " US_FMT
-            ", %s %d ms",
-            median >= STRIPE_FAR_RTT_US ? "chosen" : "the default",
-            US_ARGS (median),
-            median >= STRIPE_FAR_RTT_US ? "at least" : "under",
-            STRIPE_FAR_RTT_US / 1000);
+    snprintf (why, len, "chosen: the upstream's round trip is " US_FMT
+              ", at least %d ms", US_ARGS (median), STRIPE_FAR_RTT_US / 1000);
+  }
+  else if (!multi_conn) {
+    *segment_size = STRIPE_NEAR_SINGLE_SIZE;
+    snprintf (why, len, "chosen: the upstream's round trip is " US_FMT
+              ", under %d ms, and it does not advertise multi-conn",
+              US_ARGS (median), STRIPE_FAR_RTT_US / 1000);
+  }
+  else
+    snprintf (why, len, "the default: the upstream's round trip is " US_FMT
+              ", under %d ms", US_ARGS (median), STRIPE_FAR_RTT_US / 1000);
 }
 
 bool

@@ -9,9 +9,12 @@
 #    startup line; a 2 MiB write reaches it as two 1 MiB writes on two
 #    connections, and the data is right;
 #  - segment-size= always wins, and the line says it was asked for;
-#  - a near upstream (this host, no delay): the default 2 MiB;
+#  - a near upstream (this host, no delay) that advertises multi-conn:
+#    the default 2 MiB;
 #  - a near upstream whose first read on each connection takes 20 ms
 #    (a server starting a thread for it): still near, 2 MiB;
+#  - a near upstream without multi-conn: 512 KiB stripes, a 2 MiB write
+#    reaches it as four writes on four connections, the data is right;
 #  - an upstream whose reads take 3 s: startup does not wait for them
 #    past 2 s, keeps the default and says why; writes work;
 #  - connections not given: a near multi-conn upstream keeps 4 (said on
@@ -77,7 +80,8 @@ stop_server mc
 stop_server near
 
 echo "== a near upstream, slow to answer a connection's first read"
-start_nbdkit slowfirst "$wbcache" size=64M first-read-delay=20
+start_nbdkit slowfirst "$wbcache" size=64M first-read-delay=20 \
+  multi-conn=true
 start_multicopy mc slowfirst connections=4
 grep 'stripes of' "$tmp/mc.log"
 if [ -n "${MULTICOPY_CHECK:-}" ]; then
@@ -88,6 +92,28 @@ else
 fi
 stop_server mc
 stop_server slowfirst
+
+echo "== a near upstream without multi-conn"
+start_nbdkit nearsingle --filter=log --filter=multi-conn memory 64M \
+  multi-conn-mode=disable logfile="$tmp/nearsingle.upstream"
+start_multicopy mc nearsingle connections=4
+grep 'stripes of' "$tmp/mc.log"
+if [ -n "${MULTICOPY_CHECK:-}" ]; then
+  echo "nearsingle: under ${MULTICOPY_CHECK} the round trip is the checker's"
+else
+  grep -q 'stripes of 524288 bytes (chosen: the upstream.s round trip is .*, under 1 ms, and it does not advertise multi-conn)' \
+    "$tmp/mc.log" || fail "512 KiB stripes were not chosen for a near upstream without multi-conn"
+  write_2m mc
+  stop_server mc
+  [ "$(writes_of nearsingle 524288)" -eq 4 ] &&
+    [ "$(grep -c ' Write ' "$tmp/nearsingle.upstream")" -eq 4 ] ||
+    fail "the 2 MiB write did not go out as four stripes of 512 KiB: $(grep Write "$tmp/nearsingle.upstream")"
+  [ "$(grep ' Write ' "$tmp/nearsingle.upstream" | sed 's/.*connection=\([0-9]*\) .*/\1/' | sort -u | wc -l)" -eq 4 ] ||
+    fail "the four stripes did not go out on four connections"
+  stored_is_pattern nearsingle || fail "the near upstream without multi-conn holds other data"
+fi
+stop_server mc
+stop_server nearsingle
 
 echo "== an upstream whose reads take 3 s"
 start_nbdkit slow --filter=delay memory 64M rdelay=3000ms
