@@ -55,6 +55,9 @@ def config(name):
         return ("direct", 1, "-", "-")
     if name == "nbd-plugin":
         return ("nbd", 1, "-", "-")
+    # The client's own ceiling: direct, every request served at once.
+    if name == "direct-parallel":
+        return ("parallel", 1, "-", "-")
     if name == "filter-default":
         return ("filter", 0, "-", "-")
     if name == "mc-default":
@@ -77,7 +80,8 @@ def config(name):
 
 
 def quick():
-    yield "latency10", "qemu-img-m8", ["direct", "mc-default"]
+    yield "latency10", "qemu-img-m8", ["direct", "mc-default",
+                                       "direct-parallel"]
     yield "latency10", "qemu-img-m16", ["direct", "mc-c16"]
     yield "latency10", "nbdcopy", ["direct", "mc-default"]
     yield "latency", "qemu-img-m8", ["direct", "mc-default"]
@@ -102,8 +106,9 @@ def full():
             # fio's 64K writes at 10 ms, and its reads to verify them,
             # take 10 to 80 s a run: the grid alone would be an hour.
             g = [] if (s, c) == ("latency10", "fio-randwrite") else grid
+            ceiling = ["direct-parallel"] if c != "fio-randwrite" else []
             yield s, c, ["direct", "nbd-plugin", "mc-default"] + extra + \
-                g + ["filter-default"]
+                g + ["filter-default"] + ceiling
     big = [c for c in CLIENTS if c not in SMALL_CLIENTS]
     for c in big:
         yield "floor", c, ["direct", "nbd-plugin", "mc-default"]

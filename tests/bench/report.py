@@ -87,6 +87,20 @@ def hidden(client, config="mc-default"):
     return (d - m) / (d - f)
 
 
+def ceiling(scenario, client):
+    """A sentence on the most any proxy could give the client: the
+    same copy straight into the upstream serving every request at once
+    (direct-parallel), or None if that was not timed."""
+    x = ratio(scenario, client, "direct", "direct-parallel")
+    m = ratio(scenario, client, "direct-parallel", "mc-default")
+    if not x or not m:
+        return None
+    return (f"Straight into the same upstream serving every request at "
+            f"once (no proxy, no limit per connection) the client's own "
+            f"ceiling is {x:.2f}x direct; multicopy with its defaults "
+            f"reaches {m:.0%} of it.")
+
+
 def defaults():
     out = subprocess.run(["nbdkit", os.path.join(
         top, "plugin/nbdkit-multicopy-plugin.so"), "--dump-plugin"],
@@ -95,10 +109,11 @@ def defaults():
     seg = int(kv["multicopy_segment_size_default"])
     far = int(kv["multicopy_segment_size_far"])
     far_ms = int(kv["multicopy_segment_size_far_rtt_us"]) / 1000
+    single = int(kv.get("multicopy_segment_size_near_single", seg))
     return int(kv["multicopy_connections_default"]), size_text(seg), \
         f"{size_text(far)} at a round trip of {far_ms:g} ms or more", \
         int(kv.get("multicopy_connections_near",
-                   kv["multicopy_connections_default"]))
+                   kv["multicopy_connections_default"])), size_text(single)
 
 
 def size_text(n):
@@ -107,7 +122,9 @@ def size_text(n):
 
 # SEG: the stripe over a near upstream (the CPU-bound scenarios);
 # SEG_FAR: what the plugin chooses instead over a far one.
-CONNS, SEG, SEG_FAR, NEAR_CONNS = defaults()
+# SEG_SINGLE: the stripe over a near upstream without multi-conn (the
+# capped link).
+CONNS, SEG, SEG_FAR, NEAR_CONNS, SEG_SINGLE = defaults()
 
 TARGETS = [
     ("10 ms, qemu-img -m 8: direct / multicopy (defaults) >= 4.5",
@@ -365,6 +382,9 @@ def notes(cpu, dst, cross):
                 if h is not None:
                     line += f"; the defaults hide {h:.0%} of the delay"
             out.append(line + ".")
+            cl = ceiling(s, c)
+            if cl:
+                out.append("  " + cl)
     for c in ("qemu-img-m8", "nbdcopy"):
         for cfg in ("mc-c1", "mc-default", "mc-default-unlimited",
                     "mc-default-noreplay", "mc-c16-s8M", "mc-c64", "direct"):
@@ -416,6 +436,9 @@ def main():
               f"({NEAR_CONNS} near with multi-conn) "
               f"segment-size={SEG}; {met} of {len(TARGETS)} targets met")
         print(targets)
+        cl = ceiling("latency10", "qemu-img-m8")
+        if cl:
+            print(f"10 ms, qemu-img -m 8: {cl}")
         if any(n.startswith("base:") for runs in DATA.values() for n in runs):
             PREFIX = "base:"
             targets, met = targets_table()
@@ -487,7 +510,8 @@ def main():
                "upstream is near and advertises multi-conn; so in the "
                "small-request and fsync-heavy scenarios), where the "
                "latency and capped-link scenarios keep "
-               f"{CONNS} (no multi-conn); "
+               f"{CONNS} (no multi-conn; the capped link, near, with "
+               f"stripes of {SEG_SINGLE}); "
                "`mc-default-unlimited` is the defaults with the in-flight "
                "limit off (max-in-flight=65536); `mc-default-noreplay` "
                "the defaults without the replay log (replay-buffer=0): "

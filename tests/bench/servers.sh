@@ -32,7 +32,10 @@
 # plugin spends more time faulting pages in than waiting, and the
 # scenario would not be latency-bound.
 # ROUTE:    direct | nbd (nbdkit's nbd plugin as a plain proxy) |
-#           multicopy | filter (multicopy filter over the nbd plugin)
+#           multicopy | filter (multicopy filter over the nbd plugin) |
+#           parallel (direct, with the latency scenarios' upstream
+#           serving every request at once: no proxy and no limit per
+#           connection, the most any proxy could give the client)
 # The client connects to $BENCH_DIR/client.sock.  $BENCH_SIZE is the
 # destination size.  MULTICOPY_PLUGIN and MULTICOPY_FILTER name other
 # builds to time (another commit, say) instead of this tree's;
@@ -126,8 +129,10 @@ start ()
       local delay=2ms
       [ "$scenario" = latency10 ] && delay=10ms
       [ "$scenario" = floor ] && delay=0
+      local one_at_a_time=--filter=noparallel
+      [ "$route" != parallel ] || one_at_a_time=
       nbdkit -U "$dir/dst.sock" -P "$dir/dst.pid" \
-        --filter=multi-conn --filter=noparallel --filter=delay \
+        --filter=multi-conn $one_at_a_time --filter=delay \
         memory "$BENCH_SIZE" multi-conn-mode=disable wdelay="$delay" \
         rdelay="$delay" ;;
     cpu)
@@ -171,7 +176,7 @@ start ()
   esac
 
   case $route in
-    direct)
+    direct|parallel)
       ln -s "$dir/dst.sock" "$dir/client.sock" ;;
     nbd)
       nbdkit -U "$dir/client.sock" -P "$dir/proxy.pid" nbd uri="$dst" ;;
