@@ -111,25 +111,26 @@ void
 stripe_choose (int64_t median, const char *probe_failed, bool multi_conn,
                uint64_t *segment_size, char *why, size_t len)
 {
+  bool far;
+
   *segment_size = MULTICOPY_SEGMENT_SIZE_DEFAULT;
   if (median == -1) {
     snprintf (why, len, "the default: %s", probe_failed);
     return;
   }
-  if (median >= STRIPE_FAR_RTT_US) {
+  far = median >= STRIPE_FAR_RTT_US;
+  if (far)
     *segment_size = STRIPE_FAR_SIZE;
-    snprintf (why, len, "chosen: the upstream's round trip is " US_FMT
-              ", at least %d ms", US_ARGS (median), STRIPE_FAR_RTT_US / 1000);
-  }
-  else if (!multi_conn) {
+  else if (!multi_conn)
     *segment_size = STRIPE_NEAR_SINGLE_SIZE;
-    snprintf (why, len, "chosen: the upstream's round trip is " US_FMT
-              ", under %d ms, and it does not advertise multi-conn",
-              US_ARGS (median), STRIPE_FAR_RTT_US / 1000);
-  }
-  else
-    snprintf (why, len, "the default: the upstream's round trip is " US_FMT
-              ", under %d ms", US_ARGS (median), STRIPE_FAR_RTT_US / 1000);
+  snprintf (why, len, "%s: the upstream's round trip is " US_FMT
+            ", %s %d ms%s",
+            *segment_size == MULTICOPY_SEGMENT_SIZE_DEFAULT
+            ? "the default" : "chosen",
+            US_ARGS (median), far ? "at least" : "under",
+            STRIPE_FAR_RTT_US / 1000,
+            !far && !multi_conn ? ", and it does not advertise multi-conn"
+                                : "");
 }
 
 bool
